@@ -1,0 +1,83 @@
+//! ENTITY-MIB (RFC 6933) entPhysicalTable: one item per physical entity.
+
+use std::collections::BTreeMap;
+
+use super::{int, serial_of, text};
+use crate::inventory::{Item, Notice, Parsed, entity_class_name, resolve_paths};
+use crate::snmp::oid::oid;
+use crate::walk::{Walk, index_text};
+
+pub const ENTRY: &str = "1.3.6.1.2.1.47.1.1.1.1";
+
+/// Column number → the seed's key, for the 15 columns it reports.
+const COLUMNS: [(u32, &str); 15] = [
+    (2, "entPhysicalDescr"),
+    (3, "entPhysicalVendorType"),
+    (4, "entPhysicalContainedIn"),
+    (5, "entPhysicalClass"),
+    (6, "entPhysicalParentRelPos"),
+    (7, "entPhysicalName"),
+    (8, "entPhysicalHardwareRev"),
+    (9, "entPhysicalFirmwareRev"),
+    (10, "entPhysicalSoftwareRev"),
+    (11, "entPhysicalSerialNum"),
+    (12, "entPhysicalMfgName"),
+    (13, "entPhysicalModelName"),
+    (14, "entPhysicalAlias"),
+    (15, "entPhysicalAssetID"),
+    (16, "entPhysicalIsFRU"),
+];
+
+pub fn parse(walk: &Walk) -> Parsed {
+    let table = walk.table(&oid(ENTRY));
+    let mut parsed = Parsed::default();
+    let mut names = BTreeMap::new();
+    let mut any_serial_column = false;
+    for (index, row) in &table {
+        let index = index_text(index);
+        // The seed shows a missing class column as "" and an unknown number as "-".
+        let class_number = int(row, 5);
+        let seed_class = match class_number {
+            Some(n) => entity_class_name(n).unwrap_or("-"),
+            None => "",
+        };
+        let class = class_number.and_then(entity_class_name).unwrap_or("unknown").to_owned();
+        let parent = int(row, 4).filter(|&p| p > 0).map(|p| p.to_string());
+        names.insert(index.clone(), (text(row, 7), parent.clone()));
+        any_serial_column |= row.contains_key(&11);
+        let serial = serial_of(row.get(&11));
+        let is_fru = int(row, 16).map(|v| v == 1);
+        let mut view: BTreeMap<String, String> = COLUMNS
+            .iter()
+            .map(|&(col, key)| (key.to_owned(), text(row, col)))
+            .collect();
+        view.insert("entPhysicalClass".into(), seed_class.into());
+        view.insert("entPhysicalSerialNum".into(), serial.clone());
+        view.insert("entPhysicalIsFRU".into(), if is_fru == Some(true) { "true" } else { "false" }.into());
+        parsed.items.push(Item {
+            index,
+            class,
+            name: text(row, 7),
+            description: text(row, 2),
+            model: text(row, 13),
+            serial,
+            hw_rev: text(row, 8),
+            fw_rev: text(row, 9),
+            sw_rev: text(row, 10),
+            mfg: text(row, 12),
+            is_fru,
+            parent,
+            path: Vec::new(),
+            serial_issue: None,
+            ent_physical: view,
+        });
+    }
+    if !table.is_empty() && !any_serial_column {
+        parsed.notices.push(Notice::warning(format!(
+            "ENTITY-MIB lists {} physical entities but the agent returns no entPhysicalSerialNum column: no serials to report",
+            table.len()
+        )));
+    }
+    resolve_paths(&mut parsed.items, &names);
+    parsed
+}

@@ -1,0 +1,10 @@
+//! invmon: an auditable record of network hardware.
+//!
+//! The pipeline, one module per stage: device targets (`config`) → SNMP
+//! transport (`snmp`) → recorded walks (`walk`) → vendor parsers
+//! (`inventory`) → snapshot store (`snapshot`), driven by `collect`;
+//! `replay` serves recorded walks as an SNMP agent.
+
+pub mod inventory;
+pub mod snmp;
+pub mod walk;

@@ -1,0 +1,163 @@
+//! The `.snmprec` recording format shared with snmpsim: `OID|TAG|VALUE` per line.
+//!
+//! Tags are BER type numbers in decimal; an `x` suffix means the value is hex.
+//! A `TAG:variation` (an snmpsim variation module) keeps the base type.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::Walk;
+use crate::snmp::value::{hex, unhex};
+use crate::snmp::{Oid, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnmprecError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path}:{line}: {why}")]
+    Line { path: String, line: usize, why: String },
+}
+
+/// Parses a recording; `path` only names the source in errors.
+pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
+    let mut walk = Walk::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |why: String| SnmprecError::Line { path: path.to_owned(), line: n + 1, why };
+        let mut parts = line.splitn(3, '|');
+        let (Some(oid), Some(tag), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected OID|TYPE|VALUE".into()));
+        };
+        let oid: Oid = oid.parse().map_err(|e| bad(format!("{e}")))?;
+        let value = parse_value(tag, value).map_err(bad)?;
+        walk.insert(oid, value);
+    }
+    Ok(walk)
+}
+
+pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| SnmprecError::Io { path: name.clone(), source })?;
+    // Recordings carry raw octets in type-4 values; keep every byte by mapping
+    // non-UTF-8 files through Latin-1.
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
+    };
+    parse(&text, &name)
+}
+
+fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
+    let (base, variation) = match tag.split_once(':') {
+        Some((b, v)) => (b, Some(v)),
+        None => (tag, None),
+    };
+    let (number, is_hex) = match base.strip_suffix('x') {
+        Some(n) => (n, true),
+        None => (base, false),
+    };
+    let octets = || -> Result<Vec<u8>, String> {
+        if is_hex {
+            unhex(text).ok_or_else(|| format!("invalid hex value {text:?}"))
+        } else {
+            // Latin-1 back to bytes, so a recording read through `read` is byte-exact.
+            Ok(text.chars().map(|c| u32::from(c).try_into().unwrap_or(b'?')).collect())
+        }
+    };
+    let num = |what: &str| -> Result<u64, String> {
+        match text.trim().parse::<u64>() {
+            Ok(v) => Ok(v),
+            // snmpsim variation modules (e.g. `67:numeric|rate=100`) compute
+            // values at run time; a recording replays them as zero.
+            Err(_) if variation.is_some() => Ok(0),
+            Err(_) => Err(format!("invalid {what} {text:?}")),
+        }
+    };
+    let u32_of = |what: &str| -> Result<u32, String> {
+        u32::try_from(num(what)?).map_err(|_| format!("{what} out of range: {text}"))
+    };
+    Ok(match number {
+        "2" => Value::Integer(match text.trim().parse::<i64>() {
+            Ok(v) => v,
+            Err(_) if variation.is_some() => 0,
+            Err(_) => return Err(format!("invalid INTEGER {text:?}")),
+        }),
+        "4" => Value::OctetString(octets()?),
+        "5" => Value::Null,
+        "6" => Value::ObjectIdentifier(text.parse().map_err(|e| format!("{e}"))?),
+        "64" => {
+            let bytes = if is_hex {
+                octets()?
+            } else {
+                text.split('.').map(|p| p.parse::<u8>()).collect::<Result<Vec<_>, _>>().map_err(|_| format!("invalid IpAddress {text:?}"))?
+            };
+            Value::IpAddress(bytes.try_into().map_err(|_| format!("invalid IpAddress {text:?}"))?)
+        }
+        "65" => Value::Counter32(u32_of("Counter32")?),
+        "66" => Value::Gauge32(u32_of("Gauge32")?),
+        "67" => Value::TimeTicks(u32_of("TimeTicks")?),
+        "68" => Value::Opaque(octets()?),
+        "70" => Value::Counter64(num("Counter64")?),
+        other => return Err(format!("unsupported type tag {other:?}")),
+    })
+}
+
+/// One recording line for `oid` and `value`.
+pub fn line(oid: &Oid, value: &Value) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{oid}|");
+    let _ = match value {
+        Value::Integer(v) => write!(out, "2|{v}"),
+        Value::OctetString(b) if b.iter().all(|c| (0x20..0x7f).contains(c)) => {
+            write!(out, "4|{}", std::str::from_utf8(b).unwrap_or_default())
+        }
+        Value::OctetString(b) => write!(out, "4x|{}", hex(b)),
+        Value::Null => write!(out, "5|"),
+        Value::ObjectIdentifier(o) => write!(out, "6|{o}"),
+        Value::IpAddress(a) => write!(out, "64|{}.{}.{}.{}", a[0], a[1], a[2], a[3]),
+        Value::Counter32(v) => write!(out, "65|{v}"),
+        Value::Gauge32(v) => write!(out, "66|{v}"),
+        Value::TimeTicks(v) => write!(out, "67|{v}"),
+        Value::Opaque(b) => write!(out, "68x|{}", hex(b)),
+        Value::Counter64(v) => write!(out, "70|{v}"),
+    };
+    out
+}
+
+pub fn write(walk: &Walk, mut out: impl Write) -> io::Result<()> {
+    for (oid, value) in walk.iter() {
+        writeln!(out, "{}", line(oid, value))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_every_type() {
+        let text = "1.3.6.1.2.1.1.1.0|4|Cisco IOS | pipe\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.9.1.366\n\
+                    1.3.6.1.2.1.1.3.0|67|250420447\n1.3.6.1.2.1.2.2.1.6.1|4x|001b54aa0001\n\
+                    1.3.6.1.2.1.4.20.1.1.10.0.0.1|64|10.0.0.1\n1.3.6.1.2.1.5.1.0|65|7\n1.3.6.1.2.1.5.2.0|66|8\n\
+                    1.3.6.1.2.1.5.3.0|70|18446744073709551615\n1.3.6.1.2.1.5.4.0|2|-42\n1.3.6.1.2.1.5.5.0|68x|0906033834452d32\n";
+        let walk = parse(text, "t").unwrap();
+        let mut out = Vec::new();
+        write(&walk, &mut out).unwrap();
+        assert_eq!(parse(std::str::from_utf8(&out).unwrap(), "t").unwrap(), walk);
+        assert_eq!(walk.get(&"1.3.6.1.2.1.1.1.0".parse().unwrap()).unwrap().text().unwrap(), "Cisco IOS | pipe");
+    }
+
+    #[test]
+    fn variations_and_errors() {
+        let walk = parse("1.3.6.1.2.1.1.3.0|67:numeric|rate=100\n", "t").unwrap();
+        assert_eq!(walk.len(), 1);
+        let err = parse("1.3.6.1.2.1.1.3.0|67|x\n", "f.snmprec").unwrap_err();
+        assert_eq!(err.to_string(), "f.snmprec:1: invalid TimeTicks \"x\"");
+        assert!(parse("1.3.6|99|1\n", "t").is_err());
+    }
+}
