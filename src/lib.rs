@@ -5,6 +5,13 @@
 //! (`inventory`) → snapshot store (`snapshot`), driven by `collect`;
 //! `replay` serves recorded walks as an SNMP agent.
 
+pub mod cli;
+pub mod collect;
+pub mod config;
 pub mod inventory;
+pub mod progress;
+pub mod replay;
+pub mod snapshot;
 pub mod snmp;
 pub mod walk;
+pub mod telemetry;

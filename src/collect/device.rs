@@ -1,0 +1,224 @@
+//! One device: connect with the configured versions in order, read the
+//! system group, walk the vendor's tables once each, parse.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::time::timeout;
+
+use crate::config::Profile;
+use crate::config::targets::{Target, split_address};
+use crate::inventory::vendor::Vendor;
+use crate::inventory::{Item, Notice};
+use crate::snapshot::Status;
+use crate::snmp::oid::oid;
+use crate::snmp::session::Snmp2Session;
+use crate::snmp::walk::Walker;
+use crate::snmp::{Credentials, Reply, Session, SnmpError, Value, diagnose};
+use crate::walk::Walk;
+
+/// How to talk to devices; the same for every device of a run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_repetitions: u32,
+    pub deadline: Duration,
+    pub max_rows: usize,
+}
+
+/// What one collection produced.
+#[derive(Debug)]
+pub struct DeviceRun {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub walk: Walk,
+    pub items: Vec<Item>,
+    pub notices: Vec<Notice>,
+    pub facts: BTreeMap<String, String>,
+    pub duration: Duration,
+}
+
+const SYSTEM: [(&str, &str); 4] = [
+    ("sysDescr", "1.3.6.1.2.1.1.1.0"),
+    ("sysObjectID", "1.3.6.1.2.1.1.2.0"),
+    ("sysUpTime", "1.3.6.1.2.1.1.3.0"),
+    ("sysName", "1.3.6.1.2.1.1.5.0"),
+];
+
+impl DeviceRun {
+    fn failed(reason: String, notices: Vec<Notice>, started: Instant) -> Self {
+        let mut notices = notices;
+        notices.push(Notice::error(reason.clone()));
+        DeviceRun {
+            status: Status::Failed,
+            reason: Some(reason),
+            walk: Walk::new(),
+            items: Vec::new(),
+            notices,
+            facts: BTreeMap::new(),
+            duration: started.elapsed(),
+        }
+    }
+}
+
+async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, String> {
+    let (host, port) = split_address(address)?;
+    let lookup = timeout(wait.max(Duration::from_secs(5)), tokio::net::lookup_host((host.as_str(), port)))
+        .await
+        .map_err(|_| format!("cannot resolve {host}: DNS lookup timed out"))?;
+    lookup
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {host}: no address"))
+}
+
+/// Opens a session and reads the system group: proof that these credentials work.
+async fn open(addr: SocketAddr, credentials: &Credentials, plan: &Plan) -> Result<(Snmp2Session, Walk), SnmpError> {
+    let mut session = Snmp2Session::connect(addr, credentials.clone(), plan.timeout, plan.retries).await?;
+    let oids: Vec<_> = SYSTEM.iter().map(|(_, o)| oid(o)).collect();
+    let response = session.get(&oids).await?;
+    if response.error_status != 0 {
+        return Err(SnmpError::Agent { status: response.error_status, index: response.error_index });
+    }
+    let walk = response
+        .varbinds
+        .into_iter()
+        .filter_map(|vb| match vb.reply {
+            Reply::Value(v) => Some((vb.oid, v)),
+            _ => None,
+        })
+        .collect();
+    Ok((session, walk))
+}
+
+fn describe(credentials: &Credentials) -> String {
+    match credentials {
+        Credentials::V2c { label, .. } => format!("SNMPv2c with {label}"),
+        Credentials::V3(p) => format!("SNMPv3 as user {:?} ({})", p.user, p.level),
+    }
+}
+
+pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceRun {
+    let started = Instant::now();
+    let deadline = started + plan.deadline;
+    let mut notices = Vec::new();
+
+    let addr = match resolve(&target.address, plan.timeout).await {
+        Ok(a) => a,
+        Err(why) => return DeviceRun::failed(why, notices, started),
+    };
+
+    let mut opened = None;
+    let mut failures = Vec::new();
+    for credentials in &profile.attempts {
+        if Instant::now() >= deadline {
+            break;
+        }
+        match open(addr, credentials, plan).await {
+            Ok(pair) => {
+                opened = Some((pair, credentials));
+                break;
+            }
+            Err(e) => {
+                let mut why = e.to_string();
+                if let (SnmpError::Auth(_), Credentials::V3(params)) = (&e, credentials) {
+                    why = format!("{why}; {}", diagnose::explain(addr, params, plan.timeout).await);
+                }
+                let line = format!("{}: {why}", describe(credentials));
+                notices.push(Notice::warning(line.clone()));
+                failures.push(line);
+            }
+        }
+    }
+    let Some(((mut session, mut walk), credentials)) = opened else {
+        // Each version's failure is already a WARNING; the ERROR sums up.
+        let reason = if failures.is_empty() {
+            format!("device deadline of {:?} passed before any answer", plan.deadline)
+        } else {
+            format!("no SNMP answer from {addr}: {}", failures.join("; "))
+        };
+        return DeviceRun::failed(reason, notices, started);
+    };
+
+    let mut facts = BTreeMap::new();
+    for (name, o) in SYSTEM {
+        if let Some(v) = walk.get(&oid(o)) {
+            facts.insert(name.to_owned(), v.render().trim().to_owned());
+        }
+    }
+    facts.insert("snmp_version".into(), credentials.version().to_string());
+    facts.insert("snmp_identity".into(), credentials.identity());
+    facts.insert("management_address".into(), addr.to_string());
+
+    let sys_object_id = match walk.get(&oid(SYSTEM[1].1)) {
+        Some(Value::ObjectIdentifier(o)) => Some(o.clone()),
+        _ => None,
+    };
+    let vendor = Vendor::choose(&target.platform, sys_object_id.as_ref());
+    facts.insert("vendor_parser".into(), vendor.to_string());
+
+    let mut walker = Walker::new(plan.max_repetitions, plan.max_rows);
+    let mut failure: Option<String> = None;
+    let mut walk_one = async |subtrees: &[&str], walk: &mut Walk, failure: &mut Option<String>| {
+        for subtree in subtrees {
+            if failure.is_some() {
+                return;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                *failure = Some(format!("device deadline of {:?} passed", plan.deadline));
+                return;
+            };
+            let prefix = oid(subtree);
+            match timeout(left, walker.walk(&mut session, &prefix, walk)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => *failure = Some(format!("walk of {prefix} failed: {e}")),
+                Err(_) => *failure = Some(format!("device deadline of {:?} passed during walk of {prefix}", plan.deadline)),
+            }
+        }
+    };
+    let system_rows = walk.len();
+    walk_one(vendor.subtrees(), &mut walk, &mut failure).await;
+    if failure.is_none() && vendor.needs_fallback(&walk) {
+        notices.push(Notice::debug("no ENTITY-MIB serials: reading OLD-CISCO-CHASSIS-MIB"));
+        walk_one(vendor.fallback_subtrees(), &mut walk, &mut failure).await;
+    }
+    if let Some(why) = &walker.fallback {
+        notices.push(Notice::warning(format!("walked with GETNEXT: {why}")));
+    }
+
+    let parsed = vendor.parse(&walk);
+    notices.extend(parsed.notices);
+    for item in parsed.items.iter().filter(|i| i.serial_issue.is_some()) {
+        let what = if item.name.is_empty() { &item.index } else { &item.name };
+        notices.push(Notice::warning(format!(
+            "{} {what:?} serial {:?}: {}",
+            item.class,
+            item.serial,
+            item.serial_issue.as_deref().unwrap_or_default()
+        )));
+    }
+
+    let stats = session.stats();
+    let inventory_rows = walk.len() - system_rows;
+    facts.insert("walk_rows".into(), inventory_rows.to_string());
+    facts.insert("walk_requests".into(), stats.requests.to_string());
+    facts.insert("walk_timeouts".into(), stats.timeouts.to_string());
+    facts.insert("walk_reconnects".into(), stats.reconnects.to_string());
+    facts.insert("walk_mode".into(), walker.mode().to_owned());
+    facts.insert("walk_max_repetitions".into(), walker.max_repetitions.to_string());
+    facts.insert("walk_duration_ms".into(), started.elapsed().as_millis().to_string());
+    facts.insert("items".into(), parsed.items.len().to_string());
+
+    let (status, reason) = match failure {
+        None => (Status::Ok, None),
+        Some(why) => {
+            notices.push(Notice::error(why.clone()));
+            // Rows were read: what they show is kept, but nothing is inferred absent.
+            let status = if inventory_rows > 0 { Status::Partial } else { Status::Failed };
+            (status, Some(why))
+        }
+    };
+    DeviceRun { status, reason, walk, items: parsed.items, notices, facts, duration: started.elapsed() }
+}

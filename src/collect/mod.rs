@@ -1,0 +1,224 @@
+//! A collection run: every target walked with bounded concurrency, each one
+//! ending in exactly one new snapshot, whatever happened to the others.
+
+pub mod device;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{SubsecRound, Utc};
+use tokio::sync::Semaphore;
+use tracing::{error, info, warn};
+
+use crate::config::SnmpConfig;
+use crate::config::targets::Target;
+use crate::inventory::Notice;
+use crate::snapshot::checkin::{self, Collected};
+use crate::snapshot::store::Store;
+use crate::snapshot::{self, FORMAT, Outcome, SCHEMA, Snapshot, Status, Tool};
+use crate::walk::snmprec;
+pub use device::{DeviceRun, Plan};
+
+pub struct Options {
+    pub plan: Plan,
+    pub parallel_jobs: usize,
+    /// Keep each device's raw walk as `.snmprec` beside its snapshot.
+    pub raw: bool,
+    /// The seed tool's `--debug-dump FILE`: every raw walk as one JSON file.
+    pub debug_dump: Option<PathBuf>,
+    pub os_family: String,
+    pub progress: bool,
+}
+
+/// How one device ended, for the summary.
+#[derive(Clone, Debug)]
+pub struct DeviceResult {
+    pub name: String,
+    pub status: Status,
+    pub items: usize,
+    pub duration: Duration,
+    pub reason: Option<String>,
+    pub snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub devices: Vec<DeviceResult>,
+    pub duration: Duration,
+}
+
+impl Summary {
+    pub fn count(&self, status: Status) -> usize {
+        self.devices.iter().filter(|d| d.status == status).count()
+    }
+
+    pub fn all_ok(&self) -> bool {
+        self.devices.iter().all(|d| d.status == Status::Ok && d.snapshot.is_some())
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let items: usize = self.devices.iter().map(|d| d.items).sum();
+        let unsaved = self.devices.iter().filter(|d| d.snapshot.is_none()).count();
+        out += &format!(
+            "devices: {} ok, {} partial, {} failed{}; items: {items}; duration: {:.1} s\n",
+            self.count(Status::Ok),
+            self.count(Status::Partial),
+            self.count(Status::Failed),
+            if unsaved > 0 { format!(" ({unsaved} snapshots not written)") } else { String::new() },
+            self.duration.as_secs_f64()
+        );
+        let mut slowest: Vec<&DeviceResult> = self.devices.iter().collect();
+        slowest.sort_by(|a, b| b.duration.cmp(&a.duration));
+        if !slowest.is_empty() {
+            let list: Vec<String> =
+                slowest.iter().take(5).map(|d| format!("{} {:.2} s", d.name, d.duration.as_secs_f64())).collect();
+            out += &format!("slowest: {}\n", list.join(", "));
+        }
+        for d in self.devices.iter().filter(|d| d.status != Status::Ok || d.snapshot.is_none()) {
+            out += &format!("{} {}: {}\n", d.status, d.name, d.reason.as_deref().unwrap_or("snapshot not written"));
+        }
+        out
+    }
+}
+
+/// Collects every target. Never fails as a whole once started: each device's
+/// outcome is in the summary.
+pub async fn run(targets: Vec<Target>, snmp: Arc<SnmpConfig>, store: Arc<Store>, options: Arc<Options>) -> Summary {
+    let started = Instant::now();
+    let bar = crate::progress::start(targets.len() as u64, options.progress);
+    let permits = Arc::new(Semaphore::new(options.parallel_jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for target in targets {
+        let (snmp, store, options, permits, bar) = (snmp.clone(), store.clone(), options.clone(), permits.clone(), bar.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore lives for the run");
+            let run = match snmp.profile(target.credentials.as_deref()) {
+                Ok(profile) => device::collect(&target, profile, &options.plan).await,
+                Err(why) => DeviceRun {
+                    status: Status::Failed,
+                    reason: Some(why.clone()),
+                    walk: Default::default(),
+                    items: Vec::new(),
+                    notices: vec![Notice::error(why)],
+                    facts: BTreeMap::new(),
+                    duration: Duration::ZERO,
+                },
+            };
+            let result = tokio::task::spawn_blocking(move || save(target, run, &store, &options))
+                .await
+                .expect("snapshot writer does not panic");
+            bar.inc(1);
+            result
+        });
+    }
+    let mut devices = Vec::new();
+    let mut dumps = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (result, dump) = joined.expect("device task does not panic");
+        devices.push(result);
+        dumps.extend(dump);
+    }
+    crate::progress::finish(&bar);
+    devices.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(path) = &options.debug_dump {
+        write_debug_dump(path, dumps);
+    }
+    Summary { devices, duration: started.elapsed() }
+}
+
+type Dump = Option<(String, serde_json::Value)>;
+
+/// Builds and writes the device's snapshot (and raw walk); logs the outcome.
+fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (DeviceResult, Dump) {
+    let name = target.name.clone();
+    let (previous, problems) = store.latest_ok(&name);
+    let mut notices = run.notices.clone();
+    notices.extend(problems.into_iter().map(|p| Notice::warning(format!("previous snapshot unreadable: {p}"))));
+    let device = snapshot::Device {
+        name: target.name.clone(),
+        address: target.address.clone(),
+        platform: target.platform.clone(),
+        site: target.site.clone(),
+        location: target.location.clone(),
+        netbox_id: target.netbox_id,
+    };
+    // Millisecond precision, the same as the snapshot's file name.
+    let at = Utc::now().trunc_subsecs(3);
+    let checkin = checkin::build(&Collected {
+        device: &device,
+        at,
+        status: run.status,
+        items: &run.items,
+        notices: &notices,
+        facts: run.facts.clone(),
+        os_family: &options.os_family,
+        previous: previous.as_ref(),
+    });
+    let mut snap = Snapshot {
+        format: FORMAT.into(),
+        schema: SCHEMA,
+        collected_at: at,
+        device,
+        outcome: Outcome { status: run.status, reason: run.reason.clone(), duration_ms: run.duration.as_millis() as u64 },
+        tool: Tool::current(),
+        checkin,
+    };
+    let mut result = DeviceResult {
+        name: name.clone(),
+        status: run.status,
+        items: run.items.len(),
+        duration: run.duration,
+        reason: run.reason.clone(),
+        snapshot: None,
+    };
+    match store.write(&mut snap) {
+        Ok(path) => {
+            if (options.raw || options.debug_dump.is_some()) && !run.walk.is_empty() {
+                let raw = path.with_file_name(
+                    path.file_name().unwrap().to_string_lossy().replace(".json.zst", ".snmprec"),
+                );
+                if let Err(e) = write_raw(&raw, &run.walk) {
+                    warn!(device = %name, "Cannot keep raw walk {}: {e}.", raw.display());
+                }
+            }
+            result.snapshot = Some(path);
+        }
+        Err(e) => {
+            error!(device = %name, "Snapshot not written: {e}.");
+            result.reason = Some(format!("snapshot not written: {e}"));
+        }
+    }
+    match run.status {
+        Status::Ok => info!(device = %name, items = result.items, ms = run.duration.as_millis() as u64, "Collected."),
+        Status::Partial => warn!(device = %name, items = result.items, "Partial collection: {}.", run.reason.as_deref().unwrap_or("")),
+        Status::Failed => error!(device = %name, "Collection failed: {}.", run.reason.as_deref().unwrap_or("")),
+    }
+    let dump = options.debug_dump.as_ref().map(|_| {
+        let rows: serde_json::Map<String, serde_json::Value> =
+            run.walk.iter().map(|(o, v)| (o.to_string(), serde_json::to_value(v).expect("values serialize"))).collect();
+        (name, serde_json::Value::Object(rows))
+    });
+    (result, dump)
+}
+
+fn write_raw(path: &std::path::Path, walk: &crate::walk::Walk) -> std::io::Result<()> {
+    let tmp = path.with_extension("snmprec.tmp");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    snmprec::write(walk, &mut file)?;
+    file.flush()?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn write_debug_dump(path: &std::path::Path, dumps: Vec<(String, serde_json::Value)>) {
+    let doc: serde_json::Map<String, serde_json::Value> = dumps.into_iter().collect();
+    let text = serde_json::to_string_pretty(&doc).expect("dump serializes");
+    match std::fs::write(path, text) {
+        Ok(()) => info!("Raw SNMP data written to {}.", path.display()),
+        Err(e) => error!("Cannot write debug dump {}: {e}.", path.display()),
+    }
+}

@@ -1,0 +1,309 @@
+//! The Sal 4 checkin document a snapshot carries: `Machine`, `Sal`, the
+//! inventory management source, further sources from checkin modules, and
+//! `plugin_results`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use super::{Device, Snapshot, Status, store};
+use crate::inventory::{Item, Notice, Severity};
+
+/// Name of the management source that holds the hardware items.
+pub const INVENTORY_SOURCE: &str = "SNMP Inventory";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkin {
+    #[serde(rename = "Machine")]
+    pub machine: Source,
+    #[serde(rename = "Sal")]
+    pub sal: Source,
+    /// The inventory source and any added by checkin modules, by name.
+    #[serde(flatten)]
+    pub sources: BTreeMap<String, Source>,
+    pub plugin_results: Vec<Json>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    #[serde(default)]
+    pub facts: BTreeMap<String, String>,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    #[serde(default)]
+    pub managed_items: BTreeMap<String, ManagedItem>,
+    #[serde(default)]
+    pub extra_data: Map<String, Json>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub text: String,
+    pub message_type: Severity,
+    pub date: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ItemStatus {
+    Present,
+    Absent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManagedItem {
+    /// Since when the item has had this status.
+    pub date_managed: String,
+    pub status: ItemStatus,
+    pub data: Json,
+}
+
+impl ManagedItem {
+    /// The inventory item this entry describes.
+    pub fn item(&self) -> Option<Item> {
+        serde_json::from_value(self.data.clone()).ok()
+    }
+}
+
+pub fn sal_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Everything a collection learned about one device, for the document.
+pub struct Collected<'a> {
+    pub device: &'a Device,
+    pub at: DateTime<Utc>,
+    pub status: Status,
+    pub items: &'a [Item],
+    pub notices: &'a [Notice],
+    /// sysName, sysDescr, … and walk statistics: the inventory source's facts.
+    pub facts: BTreeMap<String, String>,
+    /// Sal's `os_family` for network devices.
+    pub os_family: &'a str,
+    /// The device's newest complete snapshot, for ABSENT items and "since" dates.
+    pub previous: Option<&'a Snapshot>,
+}
+
+/// Sal's Machine.serial rules: upper case, no `+` or `/`, at most 100 characters.
+fn sal_serial(serial: &str) -> String {
+    serial.to_uppercase().chars().filter(|c| !matches!(c, '+' | '/')).take(100).collect()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// The `type` Sal's UI groups managed items by.
+fn type_name(class: &str) -> &'static str {
+    match class {
+        "chassis" => "Chassis",
+        "backplane" => "Backplane",
+        "container" => "Container",
+        "powerSupply" => "PowerSupply",
+        "fan" => "Fan",
+        "sensor" => "Sensor",
+        "module" => "Module",
+        "port" => "Transceiver",
+        "stack" => "Stack",
+        "cpu" => "CPU",
+        _ => "Other",
+    }
+}
+
+/// The managed-item name: the serial when it identifies the part, else a
+/// stable physical path. Unique within the document, at most 255 characters.
+fn item_key(item: &Item, used: &mut HashSet<String>) -> String {
+    let base = if item.serial_issue.is_none() {
+        item.serial.clone()
+    } else {
+        let place = if item.name.is_empty() { &item.index } else { &item.name };
+        format!("{}:{}", item.class, place)
+    };
+    let mut key = truncate(&base, 255);
+    if used.contains(&key) {
+        let suffix = format!("#{}", item.index);
+        key = truncate(&base, 255 - suffix.chars().count()) + &suffix;
+    }
+    used.insert(key.clone());
+    key
+}
+
+pub fn build(c: &Collected<'_>) -> Checkin {
+    let now = sal_time(c.at);
+    let version = env!("CARGO_PKG_VERSION").to_owned();
+    let mut notices: Vec<Notice> = c.notices.to_vec();
+
+    let previous_items = c
+        .previous
+        .and_then(|p| p.checkin.sources.get(INVENTORY_SOURCE))
+        .map(|s| &s.managed_items);
+
+    let mut used = HashSet::new();
+    let mut managed_items = BTreeMap::new();
+    for item in c.items {
+        let key = item_key(item, &mut used);
+        let mut data = serde_json::to_value(item).expect("items serialize");
+        data["type"] = Json::from(type_name(&item.class));
+        // An item already present keeps the date it was first seen.
+        let since = previous_items
+            .and_then(|m| m.get(&key))
+            .filter(|m| m.status == ItemStatus::Present)
+            .map_or_else(|| now.clone(), |m| m.date_managed.clone());
+        managed_items.insert(key, ManagedItem { date_managed: since, status: ItemStatus::Present, data });
+    }
+    // Gone since the last complete walk: recorded once as ABSENT. Only a
+    // complete walk can prove absence.
+    if c.status == Status::Ok
+        && let Some(previous) = previous_items
+    {
+        for (key, old) in previous {
+            if old.status == ItemStatus::Present && !managed_items.contains_key(key) {
+                managed_items.insert(
+                    key.clone(),
+                    ManagedItem { date_managed: now.clone(), status: ItemStatus::Absent, data: old.data.clone() },
+                );
+            }
+        }
+    }
+
+    let chassis = c
+        .items
+        .iter()
+        .find(|i| i.class == "chassis" && i.serial_issue.is_none())
+        .or_else(|| c.items.iter().find(|i| i.serial_issue.is_none()));
+    let serial = match chassis {
+        Some(item) => sal_serial(&item.serial),
+        None => match c.previous.and_then(|p| p.checkin.machine.extra_data.get("serial")).and_then(Json::as_str) {
+            Some(s) => s.to_owned(),
+            None => {
+                let synthetic = sal_serial(&format!("INVMON-{}", store::sanitize(&c.device.name)));
+                notices.push(Notice::warning(format!(
+                    "no chassis serial known: Sal machine serial {synthetic} stands in for it"
+                )));
+                synthetic
+            }
+        },
+    };
+
+    let mut machine_extra = Map::new();
+    machine_extra.insert("serial".into(), serial.into());
+    let hostname = c.facts.get("sysName").filter(|s| !s.is_empty()).unwrap_or(&c.device.name);
+    machine_extra.insert("hostname".into(), truncate(hostname, 256).into());
+    machine_extra.insert("os_family".into(), c.os_family.into());
+    if let Some(os) = c.facts.get("sysDescr").and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty())) {
+        machine_extra.insert("operating_system".into(), truncate(os, 256).into());
+    }
+    if let Some(model) = chassis.map(|i| i.model.as_str()).filter(|m| !m.is_empty()) {
+        machine_extra.insert("machine_model".into(), truncate(model, 256).into());
+    }
+
+    let mut sal_extra = Map::new();
+    sal_extra.insert("sal_version".into(), format!("invmon {version}").into());
+
+    let module_facts = BTreeMap::from([("checkin_module_version".to_owned(), version.clone())]);
+    let messages = notices
+        .iter()
+        .map(|n| Message { text: n.text.clone(), message_type: n.severity, date: now.clone() })
+        .collect();
+
+    let mut facts = c.facts.clone();
+    facts.insert("collection_status".into(), c.status.to_string());
+    let inventory = Source { facts, messages, managed_items, extra_data: Map::new() };
+
+    Checkin {
+        machine: Source { facts: module_facts.clone(), extra_data: machine_extra, ..Source::default() },
+        sal: Source { facts: module_facts, extra_data: sal_extra, ..Source::default() },
+        sources: BTreeMap::from([(INVENTORY_SOURCE.to_owned(), inventory)]),
+        plugin_results: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{FORMAT, Outcome, SCHEMA, Tool};
+
+    fn item(serial: &str, class: &str) -> Item {
+        Item { index: serial.to_lowercase(), serial: serial.into(), class: class.into(), name: format!("n-{serial}"), ..Item::default() }
+    }
+
+    fn snapshot(checkin: Checkin, status: Status) -> Snapshot {
+        Snapshot {
+            format: FORMAT.into(),
+            schema: SCHEMA,
+            collected_at: Utc::now(),
+            device: Device::default(),
+            outcome: Outcome { status, reason: None, duration_ms: 0 },
+            tool: Tool::current(),
+            checkin,
+        }
+    }
+
+    fn run(items: &[Item], status: Status, previous: Option<&Snapshot>, at: &str) -> Checkin {
+        let device = Device { name: "r1".into(), ..Device::default() };
+        build(&Collected {
+            device: &device,
+            at: DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc),
+            status,
+            items,
+            notices: &[],
+            facts: BTreeMap::from([("sysName".into(), "r1.example".into())]),
+            os_family: "Network",
+            previous,
+        })
+    }
+
+    #[test]
+    fn absent_once_and_since_dates() {
+        let day1 = run(&[item("CHAS0001", "chassis"), item("PSU00001", "powerSupply")], Status::Ok, None, "2026-11-01T00:00:00Z");
+        let inv = &day1.sources[INVENTORY_SOURCE];
+        assert_eq!(day1.machine.extra_data["serial"], "CHAS0001");
+        assert_eq!(inv.managed_items["PSU00001"].data["type"], "PowerSupply");
+        let s1 = snapshot(day1, Status::Ok);
+
+        let day2 = run(&[item("CHAS0001", "chassis")], Status::Ok, Some(&s1), "2026-11-02T00:00:00Z");
+        let inv = &day2.sources[INVENTORY_SOURCE];
+        assert_eq!(inv.managed_items["CHAS0001"].date_managed, "2026-11-01T00:00:00Z");
+        assert_eq!(inv.managed_items["PSU00001"].status, ItemStatus::Absent);
+        assert_eq!(inv.managed_items["PSU00001"].date_managed, "2026-11-02T00:00:00Z");
+        let s2 = snapshot(day2, Status::Ok);
+
+        let day3 = run(&[item("CHAS0001", "chassis")], Status::Ok, Some(&s2), "2026-11-03T00:00:00Z");
+        assert!(!day3.sources[INVENTORY_SOURCE].managed_items.contains_key("PSU00001"), "ABSENT is kept once");
+    }
+
+    #[test]
+    fn partial_walk_infers_nothing_absent() {
+        let s1 = snapshot(run(&[item("CHAS0001", "chassis"), item("PSU00001", "powerSupply")], Status::Ok, None, "2026-11-01T00:00:00Z"), Status::Ok);
+        let day2 = run(&[item("CHAS0001", "chassis")], Status::Partial, Some(&s1), "2026-11-02T00:00:00Z");
+        assert!(!day2.sources[INVENTORY_SOURCE].managed_items.contains_key("PSU00001"));
+        let failed = run(&[], Status::Failed, Some(&s1), "2026-11-02T00:00:00Z");
+        assert!(failed.sources[INVENTORY_SOURCE].managed_items.is_empty());
+        assert_eq!(failed.machine.extra_data["serial"], "CHAS0001", "a failed run keeps the machine identity");
+    }
+
+    #[test]
+    fn keys_for_unusable_serials_are_paths() {
+        let mut dup = item("FAN00001", "fan");
+        dup.serial_issue = Some("duplicate".into());
+        let c = run(&[item("FAN00001", "fan"), dup], Status::Ok, None, "2026-11-01T00:00:00Z");
+        let keys: Vec<&String> = c.sources[INVENTORY_SOURCE].managed_items.keys().collect();
+        assert_eq!(keys, vec!["FAN00001", "fan:n-FAN00001"]);
+        assert!(c.machine.extra_data["serial"].as_str().unwrap().starts_with("FAN"));
+    }
+
+    #[test]
+    fn document_has_sal_shape() {
+        let c = run(&[], Status::Failed, None, "2026-11-01T00:00:00Z");
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["Machine"]["extra_data"]["serial"], "INVMON-R1");
+        assert_eq!(v["Machine"]["extra_data"]["os_family"], "Network");
+        assert!(v["Sal"]["extra_data"].get("key").is_none());
+        assert_eq!(v["plugin_results"], serde_json::json!([]));
+        assert_eq!(v[INVENTORY_SOURCE]["messages"][0]["message_type"], "WARNING");
+        let back: Checkin = serde_json::from_value(v).unwrap();
+        assert_eq!(back, c);
+    }
+}

@@ -1,0 +1,108 @@
+//! Reading and writing snapshot files: JSON, zstd level 3, written atomically
+//! (temporary file, fsync, link into place) and never over an existing file.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::{FORMAT, SCHEMA, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a zstd-compressed snapshot ({why})")]
+    NotZstd { path: PathBuf, why: String },
+    #[error("{path}: truncated or corrupt ({why})")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("{path}: not an invmon snapshot ({why})")]
+    Foreign { path: PathBuf, why: String },
+    #[error("{path}: written by a newer invmon (schema {found}, this build reads up to {SCHEMA})")]
+    TooNew { path: PathBuf, found: u64 },
+    #[error("{path}: already exists; snapshots are never overwritten")]
+    Exists { path: PathBuf },
+}
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
+    let io = |source| CodecError::Io { path: path.to_owned(), source };
+    let mut file = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 4];
+    let got = file.read(&mut magic).map_err(io)?;
+    if got < 4 || magic != ZSTD_MAGIC {
+        return Err(CodecError::NotZstd { path: path.to_owned(), why: "no zstd frame header".into() });
+    }
+    let file = File::open(path).map_err(io)?;
+    let mut json = Vec::new();
+    zstd::stream::read::Decoder::new(BufReader::new(file))
+        .map_err(io)?
+        .read_to_end(&mut json)
+        .map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: e.to_string() })?;
+    let value: serde_json::Value = serde_json::from_slice(&json)
+        .map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: format!("invalid JSON: {e}") })?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(CodecError::Foreign { path: path.to_owned(), why: format!("no \"format\": \"{FORMAT}\" field") });
+    }
+    match value.get("schema").and_then(serde_json::Value::as_u64) {
+        Some(s) if s > u64::from(SCHEMA) => return Err(CodecError::TooNew { path: path.to_owned(), found: s }),
+        Some(_) => {}
+        None => return Err(CodecError::Foreign { path: path.to_owned(), why: "no schema version".into() }),
+    }
+    serde_json::from_value(value).map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: e.to_string() })
+}
+
+/// Writes `snapshot` to `path`, which must not exist yet. Readers never see a
+/// partial file: the data is complete and on disk before the name appears.
+pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), CodecError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| CodecError::Io { path: p, source }
+    };
+    if path.exists() {
+        return Err(CodecError::Exists { path: path.to_owned() });
+    }
+    let mut value = serde_json::to_value(snapshot).map_err(|e| CodecError::Io { path: path.to_owned(), source: e.into() })?;
+    scrub_nul(&mut value);
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let mut encoder = zstd::stream::write::Encoder::new(BufWriter::new(file), 3).map_err(io(&tmp))?;
+        serde_json::to_writer(&mut encoder, &value).map_err(|e| CodecError::Io { path: tmp.clone(), source: e.into() })?;
+        let mut writer = encoder.finish().map_err(io(&tmp))?;
+        writer.flush().map_err(io(&tmp))?;
+        let file = writer.into_inner().map_err(|e| CodecError::Io { path: tmp.clone(), source: e.into_error() })?;
+        file.sync_all().map_err(io(&tmp))?;
+        // A hard link fails if the name exists, so no snapshot is ever replaced.
+        std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => CodecError::Exists { path: path.to_owned() },
+            _ => CodecError::Io { path: path.to_owned(), source: e },
+        })?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// Sal's PostgreSQL rejects NUL characters; no string in a snapshot carries one.
+fn scrub_nul(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub_nul),
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
+            for k in keys {
+                if let Some(v) = map.remove(&k) {
+                    map.insert(k.replace('\0', ""), v);
+                }
+            }
+            map.values_mut().for_each(scrub_nul);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,224 @@
+//! The snmp2 adapter: timeouts, retries, reconnects and owned values.
+//!
+//! snmp2 has no timeouts of its own, keeps one request in flight per socket,
+//! and lets a late reply poison every later request (`RequestIdMismatch`).
+//! After any timeout or mismatch the socket is replaced, so stale datagrams
+//! are never read.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use snmp2::AsyncSession;
+use tokio::time::timeout;
+
+use super::{Credentials, Oid, Reply, Response, SessionStats, SnmpError, Value, VarBind};
+
+pub struct Snmp2Session {
+    addr: SocketAddr,
+    credentials: Credentials,
+    timeout: Duration,
+    retries: u32,
+    inner: Option<AsyncSession>,
+    stats: SessionStats,
+}
+
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    Get(&'a [Oid]),
+    GetNext(&'a Oid),
+    GetBulk(&'a Oid, u32),
+}
+
+/// A request id start that differs between sessions, so a reply meant for an
+/// earlier socket on the same port can never match.
+fn start_request_id() -> i32 {
+    use std::hash::{BuildHasher, RandomState};
+    (RandomState::new().hash_one(std::time::SystemTime::now()) as i32 & 0x3fff_ffff).max(1)
+}
+
+impl Snmp2Session {
+    /// Opens a session; for v3 this runs engine discovery.
+    pub async fn connect(
+        addr: SocketAddr,
+        credentials: Credentials,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Self, SnmpError> {
+        let mut session = Self { addr, credentials, timeout, retries, inner: None, stats: SessionStats::default() };
+        session.ensure_connected().await?;
+        Ok(session)
+    }
+
+    async fn open(&mut self) -> Result<AsyncSession, SnmpError> {
+        let io = |e: std::io::Error| SnmpError::Network(format!("cannot open a UDP socket to {}: {e}", self.addr));
+        match &self.credentials {
+            Credentials::V2c { community, .. } => {
+                AsyncSession::new_v2c(self.addr, community.expose_secret().as_bytes(), start_request_id())
+                    .await
+                    .map_err(io)
+            }
+            Credentials::V3(params) => {
+                let mut s = AsyncSession::new_v3(self.addr, start_request_id(), params.security()).await.map_err(io)?;
+                self.stats.requests += 1;
+                match timeout(self.timeout, s.init()).await {
+                    Err(_) => {
+                        self.stats.timeouts += 1;
+                        Err(SnmpError::Timeout(self.timeout))
+                    }
+                    Ok(Err(e)) => Err(map_error(e)),
+                    Ok(Ok(())) => Ok(s),
+                }
+            }
+        }
+    }
+
+    async fn ensure_connected(&mut self) -> Result<(), SnmpError> {
+        if self.inner.is_some() {
+            return Ok(());
+        }
+        let mut last = None;
+        for attempt in 0..=self.retries {
+            if attempt > 0 {
+                self.stats.reconnects += 1;
+            }
+            match self.open().await {
+                Ok(s) => {
+                    self.inner = Some(s);
+                    return Ok(());
+                }
+                Err(e @ SnmpError::Timeout(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(SnmpError::Timeout(self.timeout)))
+    }
+
+    async fn request(&mut self, op: Op<'_>) -> Result<Response, SnmpError> {
+        let wire_oids = |oids: &[Oid]| -> Result<Vec<snmp2::Oid<'static>>, SnmpError> {
+            oids.iter().map(to_wire).collect()
+        };
+        let (targets, expected) = match op {
+            Op::Get(oids) => (wire_oids(oids)?, Some(oids.len())),
+            Op::GetNext(oid) => (wire_oids(std::slice::from_ref(oid))?, Some(1)),
+            Op::GetBulk(oid, _) => (wire_oids(std::slice::from_ref(oid))?, None),
+        };
+        let refs: Vec<&snmp2::Oid<'_>> = targets.iter().collect();
+        let mut attempts = 0;
+        let mut resends = 0;
+        loop {
+            self.ensure_connected().await?;
+            let session = self.inner.as_mut().expect("connected above");
+            self.stats.requests += 1;
+            let outcome = match op {
+                Op::Get(_) => timeout(self.timeout, session.get_many(&refs)).await.map(|r| r.map(|p| owned(&p))),
+                Op::GetNext(_) => timeout(self.timeout, session.getnext(refs[0])).await.map(|r| r.map(|p| owned(&p))),
+                Op::GetBulk(_, max) => {
+                    timeout(self.timeout, session.getbulk(&refs, 0, max)).await.map(|r| r.map(|p| owned(&p)))
+                }
+            };
+            let timed_out = outcome.is_err();
+            match outcome {
+                Ok(Ok(response)) => {
+                    let response = response?;
+                    if let Some(n) = expected
+                        && response.error_status == 0
+                        && response.varbinds.len() < n
+                    {
+                        let after = match op {
+                            Op::Get(oids) => oids[response.varbinds.len()].clone(),
+                            Op::GetNext(oid) | Op::GetBulk(oid, _) => oid.clone(),
+                        };
+                        return Err(SnmpError::Undecodable { after });
+                    }
+                    return Ok(response);
+                }
+                // Engine boots/time re-synchronised: resend as the crate asks.
+                Ok(Err(snmp2::Error::AuthUpdated)) if resends < 3 => resends += 1,
+                Ok(Err(snmp2::Error::RequestIdMismatch)) | Err(_) => {
+                    if timed_out {
+                        self.stats.timeouts += 1;
+                    }
+                    // A stale or lost datagram: never reuse this socket.
+                    self.inner = None;
+                    attempts += 1;
+                    if attempts > self.retries {
+                        return Err(SnmpError::Timeout(self.timeout));
+                    }
+                    self.stats.reconnects += 1;
+                }
+                Ok(Err(e)) => return Err(map_error(e)),
+            }
+        }
+    }
+}
+
+impl super::Session for Snmp2Session {
+    async fn get(&mut self, oids: &[Oid]) -> Result<Response, SnmpError> {
+        self.request(Op::Get(oids)).await
+    }
+
+    async fn get_next(&mut self, oid: &Oid) -> Result<Response, SnmpError> {
+        self.request(Op::GetNext(oid)).await
+    }
+
+    async fn get_bulk(&mut self, oid: &Oid, max_repetitions: u32) -> Result<Response, SnmpError> {
+        self.request(Op::GetBulk(oid, max_repetitions)).await
+    }
+
+    fn stats(&self) -> SessionStats {
+        self.stats
+    }
+}
+
+fn to_wire(oid: &Oid) -> Result<snmp2::Oid<'static>, SnmpError> {
+    let ber = oid.to_ber().ok_or_else(|| SnmpError::Protocol(format!("OID {oid} cannot be encoded")))?;
+    Ok(snmp2::Oid::new(std::borrow::Cow::Owned(ber)))
+}
+
+/// Copies a borrowed PDU out of the session's receive buffer.
+fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
+    let mut varbinds = Vec::new();
+    for (name, value) in pdu.varbinds.clone() {
+        let oid = Oid::from_ber(name.as_bytes())
+            .ok_or_else(|| SnmpError::Protocol("undecodable OID in response".into()))?;
+        let reply = match value {
+            snmp2::Value::Integer(v) => Reply::Value(Value::Integer(v)),
+            snmp2::Value::OctetString(b) => Reply::Value(Value::OctetString(b.to_vec())),
+            snmp2::Value::ObjectIdentifier(o) => Reply::Value(Value::ObjectIdentifier(
+                Oid::from_ber(o.as_bytes()).ok_or_else(|| SnmpError::Undecodable { after: oid.clone() })?,
+            )),
+            snmp2::Value::IpAddress(a) => Reply::Value(Value::IpAddress(a)),
+            snmp2::Value::Counter32(v) => Reply::Value(Value::Counter32(v)),
+            snmp2::Value::Unsigned32(v) => Reply::Value(Value::Gauge32(v)),
+            snmp2::Value::Timeticks(v) => Reply::Value(Value::TimeTicks(v)),
+            snmp2::Value::Opaque(b) => Reply::Value(Value::Opaque(b.to_vec())),
+            snmp2::Value::Counter64(v) => Reply::Value(Value::Counter64(v)),
+            snmp2::Value::Null => Reply::Value(Value::Null),
+            snmp2::Value::Boolean(b) => Reply::Value(Value::Integer(i64::from(b))),
+            snmp2::Value::EndOfMibView => Reply::EndOfMibView,
+            snmp2::Value::NoSuchObject => Reply::NoSuchObject,
+            snmp2::Value::NoSuchInstance => Reply::NoSuchInstance,
+            _ => return Err(SnmpError::Undecodable { after: oid }),
+        };
+        varbinds.push(VarBind { oid, reply });
+    }
+    Ok(Response { error_status: pdu.error_status, error_index: pdu.error_index, varbinds })
+}
+
+fn map_error(e: snmp2::Error) -> SnmpError {
+    use snmp2::Error as E;
+    use snmp2::v3::AuthErrorKind as K;
+    match e {
+        E::AuthFailure(K::KeyExtensionRequired) => SnmpError::Auth(
+            "this auth/privacy pair needs a key extension: set SNMP_PRIVACY_KEY_EXTENSION (blumenthal or reeder)".into(),
+        ),
+        E::AuthFailure(kind) => SnmpError::Auth(kind.to_string()),
+        // A Report instead of a Response: the agent refused the security level.
+        E::AsnWrongType => SnmpError::Auth("the agent answered with a Report (security level refused)".into()),
+        E::Send => SnmpError::Network("cannot send".into()),
+        E::Receive => SnmpError::Network("connection refused (ICMP port unreachable: no SNMP agent on that port)".into()),
+        E::Crypto(why) => SnmpError::Auth(format!("decryption failed: {why}")),
+        other => SnmpError::Protocol(other.to_string()),
+    }
+}

@@ -1,0 +1,189 @@
+//! Subtree walking with GETBULK, degrading to GETNEXT for agents that break
+//! on bulk requests, and refusing to loop on misbehaving agents.
+
+use super::{Oid, Reply, Session, SnmpError, TOO_BIG};
+use crate::walk::Walk;
+
+/// How a device is walked; shared by all subtrees of one device so a
+/// fallback decided on the first table holds for the rest.
+#[derive(Clone, Debug)]
+pub struct Walker {
+    pub max_repetitions: u32,
+    /// Upper bound on rows per subtree: protection against endless walks.
+    pub max_rows: usize,
+    bulk: bool,
+    bulk_proven: bool,
+    /// Why the walker left GETBULK, when it did.
+    pub fallback: Option<String>,
+    pub rows: usize,
+}
+
+impl Walker {
+    pub fn new(max_repetitions: u32, max_rows: usize) -> Self {
+        Self { max_repetitions: max_repetitions.max(1), max_rows, bulk: true, bulk_proven: false, fallback: None, rows: 0 }
+    }
+
+    pub fn mode(&self) -> &'static str {
+        if self.bulk { "getbulk" } else { "getnext" }
+    }
+
+    fn leave_bulk(&mut self, why: String) {
+        self.bulk = false;
+        self.fallback = Some(why);
+    }
+
+    /// Walks `subtree` into `out`; returns the rows added. On error the rows
+    /// read so far stay in `out`, so a partial table is still visible.
+    pub async fn walk<S: Session>(&mut self, session: &mut S, subtree: &Oid, out: &mut Walk) -> Result<usize, SnmpError> {
+        let mut cursor = subtree.clone();
+        let mut rows = 0usize;
+        loop {
+            let response = if self.bulk {
+                match session.get_bulk(&cursor, self.max_repetitions).await {
+                    Ok(r) if r.error_status == TOO_BIG => {
+                        if self.max_repetitions > 1 {
+                            self.max_repetitions /= 2;
+                        } else {
+                            self.leave_bulk("agent answers tooBig even for one repetition".into());
+                        }
+                        continue;
+                    }
+                    Ok(r) if r.error_status != 0 => {
+                        self.leave_bulk(format!(
+                            "agent answered GETBULK with {}",
+                            super::status_name(r.error_status)
+                        ));
+                        continue;
+                    }
+                    Err(SnmpError::Timeout(_)) if !self.bulk_proven => {
+                        // The agent answered the GET probe; silence on the first
+                        // GETBULK is the classic bulk-breaking agent.
+                        self.leave_bulk("no answer to GETBULK; walking with GETNEXT".into());
+                        continue;
+                    }
+                    Ok(r) => {
+                        self.bulk_proven = true;
+                        r
+                    }
+                    Err(e) => return Err(e),
+                }
+            } else {
+                let r = session.get_next(&cursor).await?;
+                if r.error_status == 2 {
+                    return Ok(rows); // noSuchName: SNMPv1-style end of view
+                }
+                if r.error_status != 0 {
+                    return Err(SnmpError::Agent { status: r.error_status, index: r.error_index });
+                }
+                r
+            };
+            if response.varbinds.is_empty() {
+                // snmp2 stops decoding at the first value it cannot read.
+                return Err(SnmpError::Undecodable { after: cursor });
+            }
+            for vb in response.varbinds {
+                if vb.reply == Reply::EndOfMibView || !vb.oid.starts_with(subtree) {
+                    return Ok(rows);
+                }
+                if vb.oid <= cursor {
+                    return Err(SnmpError::NonIncreasing { previous: cursor, got: vb.oid });
+                }
+                if let Reply::Value(v) = vb.reply {
+                    out.insert(vb.oid.clone(), v);
+                    rows += 1;
+                    self.rows += 1;
+                }
+                cursor = vb.oid;
+                if rows > self.max_rows {
+                    return Err(SnmpError::TooManyRows { subtree: subtree.clone(), limit: self.max_rows });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::snmp::{Response, SessionStats, Value, VarBind};
+
+    /// A scripted agent: answers requests from a queue.
+    struct Scripted(VecDeque<Result<Response, SnmpError>>);
+
+    impl Session for Scripted {
+        async fn get(&mut self, _: &[Oid]) -> Result<Response, SnmpError> {
+            self.0.pop_front().unwrap()
+        }
+        async fn get_next(&mut self, _: &Oid) -> Result<Response, SnmpError> {
+            self.0.pop_front().unwrap()
+        }
+        async fn get_bulk(&mut self, _: &Oid, _: u32) -> Result<Response, SnmpError> {
+            self.0.pop_front().unwrap()
+        }
+        fn stats(&self) -> SessionStats {
+            SessionStats::default()
+        }
+    }
+
+    fn vb(oid: &str, v: i64) -> VarBind {
+        VarBind { oid: oid.parse().unwrap(), reply: Reply::Value(Value::Integer(v)) }
+    }
+
+    fn resp(vbs: Vec<VarBind>) -> Result<Response, SnmpError> {
+        Ok(Response { error_status: 0, error_index: 0, varbinds: vbs })
+    }
+
+    fn run(script: Vec<Result<Response, SnmpError>>) -> (Result<usize, SnmpError>, Walker, Walk) {
+        let mut walker = Walker::new(10, 1000);
+        let mut out = Walk::new();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let r = rt.block_on(walker.walk(&mut Scripted(script.into()), &"1.3.6.1.2".parse().unwrap(), &mut out));
+        (r, walker, out)
+    }
+
+    #[test]
+    fn stops_at_subtree_end() {
+        let (r, _, out) = run(vec![resp(vec![vb("1.3.6.1.2.1", 1), vb("1.3.6.1.2.2", 2), vb("1.3.6.1.3.1", 3)])]);
+        assert_eq!(r.unwrap(), 2);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn non_increasing_is_an_error_and_keeps_rows() {
+        let (r, _, out) = run(vec![resp(vec![vb("1.3.6.1.2.5", 1), vb("1.3.6.1.2.4", 2)])]);
+        assert!(matches!(r, Err(SnmpError::NonIncreasing { .. })), "{r:?}");
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn empty_answer_is_undecodable() {
+        let (r, _, _) = run(vec![resp(vec![vb("1.3.6.1.2.1", 1)]), resp(vec![])]);
+        assert_eq!(r.unwrap_err(), SnmpError::Undecodable { after: "1.3.6.1.2.1".parse().unwrap() });
+    }
+
+    #[test]
+    fn too_big_halves_then_bulk_timeout_falls_back() {
+        let too_big = Ok(Response { error_status: TOO_BIG, error_index: 0, varbinds: vec![] });
+        let (r, w, _) = run(vec![
+            too_big,
+            Err(SnmpError::Timeout(std::time::Duration::from_secs(1))),
+            resp(vec![vb("1.3.6.1.2.1", 1)]),
+            resp(vec![vb("1.3.6.1.9", 1)]),
+        ]);
+        assert_eq!(r.unwrap(), 1);
+        assert_eq!(w.max_repetitions, 5);
+        assert_eq!(w.mode(), "getnext");
+        assert!(w.fallback.unwrap().contains("GETBULK"));
+    }
+
+    #[test]
+    fn endless_walks_are_cut() {
+        let mut walker = Walker::new(10, 3);
+        let script: Vec<_> = (1..10).map(|i| resp(vec![vb(&format!("1.3.6.1.2.{i}"), i)])).collect();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let r = rt.block_on(walker.walk(&mut Scripted(script.into()), &"1.3.6.1.2".parse().unwrap(), &mut Walk::new()));
+        assert!(matches!(r, Err(SnmpError::TooManyRows { limit: 3, .. })));
+    }
+}
