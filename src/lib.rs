@@ -13,5 +13,5 @@ pub mod progress;
 pub mod replay;
 pub mod snapshot;
 pub mod snmp;
-pub mod walk;
 pub mod telemetry;
+pub mod walk;

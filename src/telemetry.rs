@@ -25,7 +25,9 @@ pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
         "WARNING" | "WARN" => Ok(LevelFilter::WARN),
         "ERROR" | "CRITICAL" => Ok(LevelFilter::ERROR),
         "OFF" => Ok(LevelFilter::OFF),
-        _ => Err(format!("LOG_LEVEL (--log-level): {text:?} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")),
+        _ => Err(format!(
+            "LOG_LEVEL (--log-level): {text:?} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+        )),
     }
 }
 
@@ -45,10 +47,16 @@ struct Rotating(Arc<Mutex<FileRotate<AppendTimestamp>>>);
 
 impl Write for Rotating {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().map_err(|_| io::Error::other("log file lock"))?.write(buf)
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("log file lock"))?
+            .write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.0.lock().map_err(|_| io::Error::other("log file lock"))?.flush()
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("log file lock"))?
+            .flush()
     }
 }
 
@@ -75,11 +83,16 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), String> {
     let console = tracing_subscriber::fmt::layer()
         .with_writer(|| Console)
         .with_target(false)
-        .with_filter(EnvFilter::builder().with_default_directive(level.into()).from_env_lossy());
+        .with_filter(
+            EnvFilter::builder()
+                .with_default_directive(level.into())
+                .from_env_lossy(),
+        );
     let registry = tracing_subscriber::registry().with(console);
     match log_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
             let all = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(rotating(&dir.join("all.log")))
@@ -88,7 +101,11 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), String> {
                 .with_ansi(false)
                 .with_writer(rotating(&dir.join("errors.log")))
                 .with_filter(LevelFilter::from_level(Level::ERROR));
-            registry.with(all).with(errors).try_init().map_err(|e| e.to_string())
+            registry
+                .with(all)
+                .with(errors)
+                .try_init()
+                .map_err(|e| e.to_string())
         }
         None => registry.try_init().map_err(|e| e.to_string()),
     }

@@ -18,7 +18,12 @@ use crate::snapshot::store::Store;
 #[derive(Args)]
 pub struct CollectArgs {
     /// Device list, CSV (name,address,platform,site,location,netbox_id[,credentials]) or JSON
-    #[arg(long, env = "INVMON_TARGETS", hide_env_values = true, value_name = "FILE")]
+    #[arg(
+        long,
+        env = "INVMON_TARGETS",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     targets: Option<PathBuf>,
     /// Collect only this device; with --address, a device not in any targets file
     #[arg(short = 'd', long, value_name = "NAME")]
@@ -30,7 +35,13 @@ pub struct CollectArgs {
     #[arg(long, value_name = "PLATFORM", requires = "address")]
     platform: Option<String>,
     /// Snapshot store directory
-    #[arg(long, env = "INVMON_SNAPSHOTS", hide_env_values = true, value_name = "DIR", default_value = "snapshots")]
+    #[arg(
+        long,
+        env = "INVMON_SNAPSHOTS",
+        hide_env_values = true,
+        value_name = "DIR",
+        default_value = "snapshots"
+    )]
     snapshots: PathBuf,
     /// Also keep each device's raw walk as .snmprec beside its snapshot
     #[arg(long)]
@@ -40,10 +51,20 @@ pub struct CollectArgs {
     debug_dump: Option<PathBuf>,
 
     /// SNMP versions to try, in order (e.g. "3,2")
-    #[arg(long, env = "SNMP_VERSION", hide_env_values = true, value_name = "LIST")]
+    #[arg(
+        long,
+        env = "SNMP_VERSION",
+        hide_env_values = true,
+        value_name = "LIST"
+    )]
     snmp_version: Option<String>,
     /// SNMPv2c community (prefer SNMP_COMMUNITY in an env file: flags show in `ps`)
-    #[arg(long, env = "SNMP_COMMUNITY", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "SNMP_COMMUNITY",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     snmp_community: Option<String>,
     /// SNMPv3 user name
     #[arg(long, env = "SNMP_USER", hide_env_values = true, value_name = "USER")]
@@ -52,40 +73,106 @@ pub struct CollectArgs {
     #[arg(long, env = "SNMP_AUTH", hide_env_values = true, value_name = "SECRET")]
     snmp_auth: Option<String>,
     /// SNMPv3 auth protocol: MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512 [default: SHA]
-    #[arg(long, env = "SNMP_AUTH_METHOD", hide_env_values = true, value_name = "PROTO")]
+    #[arg(
+        long,
+        env = "SNMP_AUTH_METHOD",
+        hide_env_values = true,
+        value_name = "PROTO"
+    )]
     snmp_auth_method: Option<String>,
     /// SNMPv3 privacy password (prefer SNMP_PRIVACY in an env file)
-    #[arg(long, env = "SNMP_PRIVACY", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "SNMP_PRIVACY",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     snmp_privacy: Option<String>,
     /// SNMPv3 privacy protocol: DES, AES, AES-192, AES-256, AES-192C, AES-256C [default: AES]
-    #[arg(long, env = "SNMP_PRIVACY_METHOD", hide_env_values = true, value_name = "PROTO")]
+    #[arg(
+        long,
+        env = "SNMP_PRIVACY_METHOD",
+        hide_env_values = true,
+        value_name = "PROTO"
+    )]
     snmp_privacy_method: Option<String>,
     /// Key extension for AES-192/256 with a short auth hash: blumenthal or reeder [default: blumenthal]
-    #[arg(long, env = "SNMP_PRIVACY_KEY_EXTENSION", hide_env_values = true, value_name = "METHOD")]
+    #[arg(
+        long,
+        env = "SNMP_PRIVACY_KEY_EXTENSION",
+        hide_env_values = true,
+        value_name = "METHOD"
+    )]
     snmp_privacy_key_extension: Option<String>,
     /// SNMPv3 security level: noAuthNoPriv, authNoPriv, authPriv [default: from the passwords given]
-    #[arg(long, env = "SNMP_SECURITY", hide_env_values = true, value_name = "LEVEL")]
+    #[arg(
+        long,
+        env = "SNMP_SECURITY",
+        hide_env_values = true,
+        value_name = "LEVEL"
+    )]
     snmp_security: Option<String>,
     /// SNMPv3 context name
-    #[arg(long, env = "SNMP_CONTEXT", hide_env_values = true, value_name = "NAME")]
+    #[arg(
+        long,
+        env = "SNMP_CONTEXT",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     snmp_context: Option<String>,
     /// Seconds to wait for each answer
-    #[arg(long, env = "SNMP_TIMEOUT", hide_env_values = true, value_name = "SECONDS", default_value = "1")]
+    #[arg(
+        long,
+        env = "SNMP_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "1"
+    )]
     snmp_timeout: String,
     /// Retries per request and per SNMP version
-    #[arg(long, env = "SNMP_RETRIES", hide_env_values = true, value_name = "N", default_value = "1")]
+    #[arg(
+        long,
+        env = "SNMP_RETRIES",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "1"
+    )]
     snmp_retries: String,
     /// GETBULK max-repetitions (halved automatically on tooBig)
-    #[arg(long, env = "SNMP_MAX_REPETITIONS", hide_env_values = true, value_name = "N", default_value = "25")]
+    #[arg(
+        long,
+        env = "SNMP_MAX_REPETITIONS",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "25"
+    )]
     snmp_max_repetitions: String,
     /// Seconds one device may take in all
-    #[arg(long, env = "INVMON_DEVICE_DEADLINE", hide_env_values = true, value_name = "SECONDS", default_value = "300")]
+    #[arg(
+        long,
+        env = "INVMON_DEVICE_DEADLINE",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "300"
+    )]
     device_deadline: String,
     /// Devices walked at the same time
-    #[arg(long, env = "PARALLEL_JOBS", hide_env_values = true, value_name = "N", default_value = "50")]
+    #[arg(
+        long,
+        env = "PARALLEL_JOBS",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "50"
+    )]
     parallel_jobs: String,
     /// Sal os_family recorded for devices
-    #[arg(long, env = "INVMON_OS_FAMILY", hide_env_values = true, value_name = "NAME", default_value = "Network")]
+    #[arg(
+        long,
+        env = "INVMON_OS_FAMILY",
+        hide_env_values = true,
+        value_name = "NAME",
+        default_value = "Network"
+    )]
     os_family: String,
 }
 
@@ -117,7 +204,9 @@ impl CollectArgs {
             return Ok((vec![target], 0));
         }
         let Some(path) = &self.targets else {
-            bail!("no devices: give --targets FILE (or INVMON_TARGETS), or --device NAME --address ADDR");
+            bail!(
+                "no devices: give --targets FILE (or INVMON_TARGETS), or --device NAME --address ADDR"
+            );
         };
         let (mut list, errors) = targets::load(path)?;
         for e in &errors {
@@ -126,7 +215,10 @@ impl CollectArgs {
         if let Some(name) = &self.device {
             list.retain(|t| &t.name == name);
             if list.is_empty() {
-                bail!("device {name:?} is not in {} (use --address to collect a device not in the file)", path.display());
+                bail!(
+                    "device {name:?} is not in {} (use --address to collect a device not in the file)",
+                    path.display()
+                );
             }
             return Ok((list, 0));
         }
@@ -150,21 +242,38 @@ fn build_snmp(args: &CollectArgs, targets: &[Target]) -> anyhow::Result<SnmpConf
     }
     let mut sets = std::collections::BTreeMap::new();
     for (name, set) in raw.sets_from_env(std::env::vars()) {
-        sets.insert(name.clone(), Profile::build(&set, Some(&name), &mut warnings)?);
+        sets.insert(
+            name.clone(),
+            Profile::build(&set, Some(&name), &mut warnings)?,
+        );
     }
     Ok(SnmpConfig {
         global,
         sets,
         timeout: config::parse_seconds("SNMP_TIMEOUT (--snmp-timeout)", &args.snmp_timeout)?,
-        retries: config::parse_count("SNMP_RETRIES (--snmp-retries)", &args.snmp_retries, 0..=10)? as u32,
-        max_repetitions: config::parse_count("SNMP_MAX_REPETITIONS (--snmp-max-repetitions)", &args.snmp_max_repetitions, 1..=1000)? as u32,
+        retries: config::parse_count("SNMP_RETRIES (--snmp-retries)", &args.snmp_retries, 0..=10)?
+            as u32,
+        max_repetitions: config::parse_count(
+            "SNMP_MAX_REPETITIONS (--snmp-max-repetitions)",
+            &args.snmp_max_repetitions,
+            1..=1000,
+        )? as u32,
         warnings,
     })
 }
 
-pub fn run(args: CollectArgs, matches: &clap::ArgMatches, level: LevelFilter, log_dir: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(
+    args: CollectArgs,
+    matches: &clap::ArgMatches,
+    level: LevelFilter,
+    log_dir: &Path,
+) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
-    for (id, env) in [("snmp_community", "SNMP_COMMUNITY"), ("snmp_auth", "SNMP_AUTH"), ("snmp_privacy", "SNMP_PRIVACY")] {
+    for (id, env) in [
+        ("snmp_community", "SNMP_COMMUNITY"),
+        ("snmp_auth", "SNMP_AUTH"),
+        ("snmp_privacy", "SNMP_PRIVACY"),
+    ] {
         if matches.value_source(id) == Some(ValueSource::CommandLine) {
             warn!(
                 "--{} was given on the command line, where `ps` and shell history show it; prefer {env} in an env file.",
@@ -177,8 +286,15 @@ pub fn run(args: CollectArgs, matches: &clap::ArgMatches, level: LevelFilter, lo
     for w in &snmp.warnings {
         warn!("{w}.");
     }
-    let deadline = config::parse_seconds("INVMON_DEVICE_DEADLINE (--device-deadline)", &args.device_deadline)?;
-    let parallel_jobs = config::parse_count("PARALLEL_JOBS (--parallel-jobs)", &args.parallel_jobs, 1..=4096)? as usize;
+    let deadline = config::parse_seconds(
+        "INVMON_DEVICE_DEADLINE (--device-deadline)",
+        &args.device_deadline,
+    )?;
+    let parallel_jobs = config::parse_count(
+        "PARALLEL_JOBS (--parallel-jobs)",
+        &args.parallel_jobs,
+        1..=4096,
+    )? as usize;
     let store = Store::new(&args.snapshots);
     store.ensure_writable()?;
     let options = Options {
@@ -195,11 +311,23 @@ pub fn run(args: CollectArgs, matches: &clap::ArgMatches, level: LevelFilter, lo
         os_family: args.os_family.clone(),
         progress: true,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
-    let summary = runtime.block_on(collect::run(targets, Arc::new(snmp), Arc::new(store), Arc::new(options)));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let summary = runtime.block_on(collect::run(
+        targets,
+        Arc::new(snmp),
+        Arc::new(store),
+        Arc::new(options),
+    ));
     print!("{}", summary.render());
     if bad_rows > 0 {
         println!("{bad_rows} target rows skipped (see the log)");
     }
-    Ok(if summary.all_ok() && bad_rows == 0 { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_INCOMPLETE) })
+    Ok(if summary.all_ok() && bad_rows == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_INCOMPLETE)
+    })
 }

@@ -18,18 +18,36 @@ pub const EXIT_FATAL: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "invmon", version, about = "Auditable SNMP hardware inventory: collect snapshots of every chassis, card, PSU, fan and optic, by serial number")]
+#[command(
+    name = "invmon",
+    version,
+    about = "Auditable SNMP hardware inventory: collect snapshots of every chassis, card, PSU, fan and optic, by serial number"
+)]
 pub struct Cli {
     /// Env file with settings (variables already in the environment win)
     #[arg(long, global = true, value_name = "FILE", default_value = ".env")]
     pub env_file: PathBuf,
 
     /// DEBUG, INFO, WARNING, ERROR or CRITICAL
-    #[arg(long, global = true, env = "LOG_LEVEL", hide_env_values = true, value_name = "LEVEL", default_value = "INFO")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOG_LEVEL",
+        hide_env_values = true,
+        value_name = "LEVEL",
+        default_value = "INFO"
+    )]
     pub log_level: String,
 
     /// Directory for all.log and errors.log
-    #[arg(long, global = true, env = "INVMON_LOG_DIR", hide_env_values = true, value_name = "DIR", default_value = "logs")]
+    #[arg(
+        long,
+        global = true,
+        env = "INVMON_LOG_DIR",
+        hide_env_values = true,
+        value_name = "DIR",
+        default_value = "logs"
+    )]
     pub log_dir: PathBuf,
 
     #[command(subcommand)]
@@ -68,7 +86,8 @@ pub fn main() -> ExitCode {
     let env_file = explicit.clone().unwrap_or_else(|| PathBuf::from(".env"));
     match dotenvy::from_path(&env_file) {
         Ok(()) => {}
-        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
+        Err(dotenvy::Error::Io(e))
+            if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
         Err(e) => {
             eprintln!("invmon: env file {}: {e}", env_file.display());
             return ExitCode::from(EXIT_FATAL);
@@ -88,7 +107,9 @@ pub fn main() -> ExitCode {
     };
     let sub = matches.subcommand().map(|(_, m)| m);
     let result = match cli.command {
-        Command::Collect(args) => collect::run(*args, sub.expect("subcommand matches"), level, &cli.log_dir),
+        Command::Collect(args) => {
+            collect::run(*args, sub.expect("subcommand matches"), level, &cli.log_dir)
+        }
         Command::Snapshots(command) => snapshots::run(command, level),
         Command::Replay(args) => replay::run(args, level, &cli.log_dir),
     };

@@ -39,7 +39,8 @@ pub struct ReplayArgs {
 }
 
 fn users_from_file(path: &Path) -> anyhow::Result<Vec<UserSpec>> {
-    let file = std::fs::File::open(path).with_context(|| format!("v3 users file {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("v3 users file {}", path.display()))?;
     let mut users = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("v3 users file {}", path.display()))?;
@@ -47,7 +48,10 @@ fn users_from_file(path: &Path) -> anyhow::Result<Vec<UserSpec>> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        users.push(line.parse().with_context(|| format!("{}:{}", path.display(), n + 1))?);
+        users.push(
+            line.parse()
+                .with_context(|| format!("{}:{}", path.display(), n + 1))?,
+        );
     }
     Ok(users)
 }
@@ -62,15 +66,27 @@ pub fn run(args: ReplayArgs, level: LevelFilter, log_dir: &Path) -> anyhow::Resu
     if let Some(path) = &args.v3_users_file {
         users.extend(users_from_file(path)?);
     }
-    let recordings = Arc::new(Recordings::load(&args.dir, args.default_context.as_deref())?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let recordings = Arc::new(Recordings::load(
+        &args.dir,
+        args.default_context.as_deref(),
+    )?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async {
         let agent = replay::agent(recordings.clone(), args.listen, &users).await?;
         let addr = agent.local_addr();
-        info!("Serving {} recordings from {} on {addr} ({} v3 users).", recordings.len(), args.dir.display(), users.len());
+        info!(
+            "Serving {} recordings from {} on {addr} ({} v3 users).",
+            recordings.len(),
+            args.dir.display(),
+            users.len()
+        );
         println!("listening on {addr}");
         if let Some(path) = &args.ready_file {
-            std::fs::write(path, addr.to_string()).with_context(|| format!("ready file {}", path.display()))?;
+            std::fs::write(path, addr.to_string())
+                .with_context(|| format!("ready file {}", path.display()))?;
         }
         tokio::select! {
             r = agent.run() => r.map_err(|e| anyhow::anyhow!("SNMP agent: {e}")),

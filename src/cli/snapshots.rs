@@ -17,7 +17,13 @@ pub enum SnapshotsCommand {
         /// Device name
         device: Option<String>,
         /// Snapshot store directory
-        #[arg(long, env = "INVMON_SNAPSHOTS", hide_env_values = true, value_name = "DIR", default_value = "snapshots")]
+        #[arg(
+            long,
+            env = "INVMON_SNAPSHOTS",
+            hide_env_values = true,
+            value_name = "DIR",
+            default_value = "snapshots"
+        )]
         snapshots: std::path::PathBuf,
     },
     /// One snapshot as pretty JSON on stdout
@@ -28,7 +34,13 @@ pub enum SnapshotsCommand {
         #[arg(long, value_name = "WHEN", default_value = "latest")]
         at: String,
         /// Snapshot store directory
-        #[arg(long, env = "INVMON_SNAPSHOTS", hide_env_values = true, value_name = "DIR", default_value = "snapshots")]
+        #[arg(
+            long,
+            env = "INVMON_SNAPSHOTS",
+            hide_env_values = true,
+            value_name = "DIR",
+            default_value = "snapshots"
+        )]
         snapshots: std::path::PathBuf,
     },
 }
@@ -36,34 +48,68 @@ pub enum SnapshotsCommand {
 pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(level, None).map_err(anyhow::Error::msg)?;
     match command {
-        SnapshotsCommand::List { device: None, snapshots } => {
+        SnapshotsCommand::List {
+            device: None,
+            snapshots,
+        } => {
             let store = Store::new(snapshots);
             for device in store.devices()? {
                 let list = store.list(&device)?;
                 let Some(last) = list.last() else { continue };
-                let status = codec::read(&last.path).map_or_else(|e| format!("unreadable: {e}"), |s| s.outcome.status.to_string());
-                println!("{device}\t{} snapshots\tlatest {}\t{status}", list.len(), last.stamp());
+                let status = codec::read(&last.path).map_or_else(
+                    |e| format!("unreadable: {e}"),
+                    |s| s.outcome.status.to_string(),
+                );
+                println!(
+                    "{device}\t{} snapshots\tlatest {}\t{status}",
+                    list.len(),
+                    last.stamp()
+                );
             }
         }
-        SnapshotsCommand::List { device: Some(device), snapshots } => {
+        SnapshotsCommand::List {
+            device: Some(device),
+            snapshots,
+        } => {
             let store = Store::new(snapshots);
             let list = store.list(&device)?;
             if list.is_empty() {
-                anyhow::bail!("no snapshots of device {device:?} in {}", store.root().display());
+                anyhow::bail!(
+                    "no snapshots of device {device:?} in {}",
+                    store.root().display()
+                );
             }
             for entry in list {
                 match codec::read(&entry.path) {
                     Ok(s) => {
-                        let items = s.checkin.sources.get(INVENTORY_SOURCE).map_or(0, |src| src.managed_items.len());
-                        let reason = s.outcome.reason.map(|r| format!("\t{r}")).unwrap_or_default();
-                        println!("{}\t{}\t{items} items{reason}", entry.stamp(), s.outcome.status);
+                        let items = s
+                            .checkin
+                            .sources
+                            .get(INVENTORY_SOURCE)
+                            .map_or(0, |src| src.managed_items.len());
+                        let reason = s
+                            .outcome
+                            .reason
+                            .map(|r| format!("\t{r}"))
+                            .unwrap_or_default();
+                        println!(
+                            "{}\t{}\t{items} items{reason}",
+                            entry.stamp(),
+                            s.outcome.status
+                        );
                     }
                     Err(e) => println!("{}\tunreadable\t{e}", entry.stamp()),
                 }
             }
         }
-        SnapshotsCommand::Show { device, at, snapshots } => {
-            let selector: Selector = at.parse().map_err(|e: String| anyhow::anyhow!("--at {e}"))?;
+        SnapshotsCommand::Show {
+            device,
+            at,
+            snapshots,
+        } => {
+            let selector: Selector = at
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--at {e}"))?;
             let store = Store::new(snapshots);
             let entry = store.select(&device, &selector)?;
             let snapshot = codec::read(&entry.path)?;

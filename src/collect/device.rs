@@ -65,9 +65,12 @@ impl DeviceRun {
 
 async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, String> {
     let (host, port) = split_address(address)?;
-    let lookup = timeout(wait.max(Duration::from_secs(5)), tokio::net::lookup_host((host.as_str(), port)))
-        .await
-        .map_err(|_| format!("cannot resolve {host}: DNS lookup timed out"))?;
+    let lookup = timeout(
+        wait.max(Duration::from_secs(5)),
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await
+    .map_err(|_| format!("cannot resolve {host}: DNS lookup timed out"))?;
     lookup
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
@@ -75,12 +78,20 @@ async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, String> {
 }
 
 /// Opens a session and reads the system group: proof that these credentials work.
-async fn open(addr: SocketAddr, credentials: &Credentials, plan: &Plan) -> Result<(Snmp2Session, Walk), SnmpError> {
-    let mut session = Snmp2Session::connect(addr, credentials.clone(), plan.timeout, plan.retries).await?;
+async fn open(
+    addr: SocketAddr,
+    credentials: &Credentials,
+    plan: &Plan,
+) -> Result<(Snmp2Session, Walk), SnmpError> {
+    let mut session =
+        Snmp2Session::connect(addr, credentials.clone(), plan.timeout, plan.retries).await?;
     let oids: Vec<_> = SYSTEM.iter().map(|(_, o)| oid(o)).collect();
     let response = session.get(&oids).await?;
     if response.error_status != 0 {
-        return Err(SnmpError::Agent { status: response.error_status, index: response.error_index });
+        return Err(SnmpError::Agent {
+            status: response.error_status,
+            index: response.error_index,
+        });
     }
     let walk = response
         .varbinds
@@ -123,8 +134,11 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
             }
             Err(e) => {
                 let mut why = e.to_string();
-                if let (SnmpError::Auth(_), Credentials::V3(params)) = (&e, credentials) {
-                    why = format!("{why}; {}", diagnose::explain(addr, params, plan.timeout).await);
+                if let (SnmpError::Auth(_) | SnmpError::Timeout(_), Credentials::V3(params)) =
+                    (&e, credentials)
+                    && let Some(hint) = diagnose::explain(addr, params, plan.timeout).await
+                {
+                    why = format!("{why}; {hint}");
                 }
                 let line = format!("{}: {why}", describe(credentials));
                 notices.push(Notice::warning(line.clone()));
@@ -135,7 +149,10 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
     let Some(((mut session, mut walk), credentials)) = opened else {
         // Each version's failure is already a WARNING; the ERROR sums up.
         let reason = if failures.is_empty() {
-            format!("device deadline of {:?} passed before any answer", plan.deadline)
+            format!(
+                "device deadline of {:?} passed before any answer",
+                plan.deadline
+            )
         } else {
             format!("no SNMP answer from {addr}: {}", failures.join("; "))
         };
@@ -174,14 +191,21 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
             match timeout(left, walker.walk(&mut session, &prefix, walk)).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => *failure = Some(format!("walk of {prefix} failed: {e}")),
-                Err(_) => *failure = Some(format!("device deadline of {:?} passed during walk of {prefix}", plan.deadline)),
+                Err(_) => {
+                    *failure = Some(format!(
+                        "device deadline of {:?} passed during walk of {prefix}",
+                        plan.deadline
+                    ))
+                }
             }
         }
     };
     let system_rows = walk.len();
     walk_one(vendor.subtrees(), &mut walk, &mut failure).await;
     if failure.is_none() && vendor.needs_fallback(&walk) {
-        notices.push(Notice::debug("no ENTITY-MIB serials: reading OLD-CISCO-CHASSIS-MIB"));
+        notices.push(Notice::debug(
+            "no ENTITY-MIB serials: reading OLD-CISCO-CHASSIS-MIB",
+        ));
         walk_one(vendor.fallback_subtrees(), &mut walk, &mut failure).await;
     }
     if let Some(why) = &walker.fallback {
@@ -191,7 +215,11 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
     let parsed = vendor.parse(&walk);
     notices.extend(parsed.notices);
     for item in parsed.items.iter().filter(|i| i.serial_issue.is_some()) {
-        let what = if item.name.is_empty() { &item.index } else { &item.name };
+        let what = if item.name.is_empty() {
+            &item.index
+        } else {
+            &item.name
+        };
         notices.push(Notice::warning(format!(
             "{} {what:?} serial {:?}: {}",
             item.class,
@@ -207,8 +235,14 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
     facts.insert("walk_timeouts".into(), stats.timeouts.to_string());
     facts.insert("walk_reconnects".into(), stats.reconnects.to_string());
     facts.insert("walk_mode".into(), walker.mode().to_owned());
-    facts.insert("walk_max_repetitions".into(), walker.max_repetitions.to_string());
-    facts.insert("walk_duration_ms".into(), started.elapsed().as_millis().to_string());
+    facts.insert(
+        "walk_max_repetitions".into(),
+        walker.max_repetitions.to_string(),
+    );
+    facts.insert(
+        "walk_duration_ms".into(),
+        started.elapsed().as_millis().to_string(),
+    );
     facts.insert("items".into(), parsed.items.len().to_string());
 
     let (status, reason) = match failure {
@@ -216,9 +250,21 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         Some(why) => {
             notices.push(Notice::error(why.clone()));
             // Rows were read: what they show is kept, but nothing is inferred absent.
-            let status = if inventory_rows > 0 { Status::Partial } else { Status::Failed };
+            let status = if inventory_rows > 0 {
+                Status::Partial
+            } else {
+                Status::Failed
+            };
             (status, Some(why))
         }
     };
-    DeviceRun { status, reason, walk, items: parsed.items, notices, facts, duration: started.elapsed() }
+    DeviceRun {
+        status,
+        reason,
+        walk,
+        items: parsed.items,
+        notices,
+        facts,
+        duration: started.elapsed(),
+    }
 }

@@ -56,7 +56,9 @@ impl Summary {
     }
 
     pub fn all_ok(&self) -> bool {
-        self.devices.iter().all(|d| d.status == Status::Ok && d.snapshot.is_some())
+        self.devices
+            .iter()
+            .all(|d| d.status == Status::Ok && d.snapshot.is_some())
     }
 
     pub fn render(&self) -> String {
@@ -68,18 +70,34 @@ impl Summary {
             self.count(Status::Ok),
             self.count(Status::Partial),
             self.count(Status::Failed),
-            if unsaved > 0 { format!(" ({unsaved} snapshots not written)") } else { String::new() },
+            if unsaved > 0 {
+                format!(" ({unsaved} snapshots not written)")
+            } else {
+                String::new()
+            },
             self.duration.as_secs_f64()
         );
         let mut slowest: Vec<&DeviceResult> = self.devices.iter().collect();
-        slowest.sort_by(|a, b| b.duration.cmp(&a.duration));
+        slowest.sort_by_key(|d| std::cmp::Reverse(d.duration));
         if !slowest.is_empty() {
-            let list: Vec<String> =
-                slowest.iter().take(5).map(|d| format!("{} {:.2} s", d.name, d.duration.as_secs_f64())).collect();
+            let list: Vec<String> = slowest
+                .iter()
+                .take(5)
+                .map(|d| format!("{} {:.2} s", d.name, d.duration.as_secs_f64()))
+                .collect();
             out += &format!("slowest: {}\n", list.join(", "));
         }
-        for d in self.devices.iter().filter(|d| d.status != Status::Ok || d.snapshot.is_none()) {
-            out += &format!("{} {}: {}\n", d.status, d.name, d.reason.as_deref().unwrap_or("snapshot not written"));
+        for d in self
+            .devices
+            .iter()
+            .filter(|d| d.status != Status::Ok || d.snapshot.is_none())
+        {
+            out += &format!(
+                "{} {}: {}\n",
+                d.status,
+                d.name,
+                d.reason.as_deref().unwrap_or("snapshot not written")
+            );
         }
         out
     }
@@ -87,15 +105,29 @@ impl Summary {
 
 /// Collects every target. Never fails as a whole once started: each device's
 /// outcome is in the summary.
-pub async fn run(targets: Vec<Target>, snmp: Arc<SnmpConfig>, store: Arc<Store>, options: Arc<Options>) -> Summary {
+pub async fn run(
+    targets: Vec<Target>,
+    snmp: Arc<SnmpConfig>,
+    store: Arc<Store>,
+    options: Arc<Options>,
+) -> Summary {
     let started = Instant::now();
     let bar = crate::progress::start(targets.len() as u64, options.progress);
     let permits = Arc::new(Semaphore::new(options.parallel_jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for target in targets {
-        let (snmp, store, options, permits, bar) = (snmp.clone(), store.clone(), options.clone(), permits.clone(), bar.clone());
+        let (snmp, store, options, permits, bar) = (
+            snmp.clone(),
+            store.clone(),
+            options.clone(),
+            permits.clone(),
+            bar.clone(),
+        );
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore lives for the run");
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("semaphore lives for the run");
             let run = match snmp.profile(target.credentials.as_deref()) {
                 Ok(profile) => device::collect(&target, profile, &options.plan).await,
                 Err(why) => DeviceRun {
@@ -127,7 +159,10 @@ pub async fn run(targets: Vec<Target>, snmp: Arc<SnmpConfig>, store: Arc<Store>,
     if let Some(path) = &options.debug_dump {
         write_debug_dump(path, dumps);
     }
-    Summary { devices, duration: started.elapsed() }
+    Summary {
+        devices,
+        duration: started.elapsed(),
+    }
 }
 
 type Dump = Option<(String, serde_json::Value)>;
@@ -137,7 +172,11 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
     let name = target.name.clone();
     let (previous, problems) = store.latest_ok(&name);
     let mut notices = run.notices.clone();
-    notices.extend(problems.into_iter().map(|p| Notice::warning(format!("previous snapshot unreadable: {p}"))));
+    notices.extend(
+        problems
+            .into_iter()
+            .map(|p| Notice::warning(format!("previous snapshot unreadable: {p}"))),
+    );
     let device = snapshot::Device {
         name: target.name.clone(),
         address: target.address.clone(),
@@ -163,7 +202,11 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
         schema: SCHEMA,
         collected_at: at,
         device,
-        outcome: Outcome { status: run.status, reason: run.reason.clone(), duration_ms: run.duration.as_millis() as u64 },
+        outcome: Outcome {
+            status: run.status,
+            reason: run.reason.clone(),
+            duration_ms: run.duration.as_millis() as u64,
+        },
         tool: Tool::current(),
         checkin,
     };
@@ -179,7 +222,10 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
         Ok(path) => {
             if (options.raw || options.debug_dump.is_some()) && !run.walk.is_empty() {
                 let raw = path.with_file_name(
-                    path.file_name().unwrap().to_string_lossy().replace(".json.zst", ".snmprec"),
+                    path.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace(".json.zst", ".snmprec"),
                 );
                 if let Err(e) = write_raw(&raw, &run.walk) {
                     warn!(device = %name, "Cannot keep raw walk {}: {e}.", raw.display());
@@ -193,13 +239,27 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
         }
     }
     match run.status {
-        Status::Ok => info!(device = %name, items = result.items, ms = run.duration.as_millis() as u64, "Collected."),
-        Status::Partial => warn!(device = %name, items = result.items, "Partial collection: {}.", run.reason.as_deref().unwrap_or("")),
-        Status::Failed => error!(device = %name, "Collection failed: {}.", run.reason.as_deref().unwrap_or("")),
+        Status::Ok => {
+            info!(device = %name, items = result.items, ms = run.duration.as_millis() as u64, "Collected.")
+        }
+        Status::Partial => {
+            warn!(device = %name, items = result.items, "Partial collection: {}.", run.reason.as_deref().unwrap_or(""))
+        }
+        Status::Failed => {
+            error!(device = %name, "Collection failed: {}.", run.reason.as_deref().unwrap_or(""))
+        }
     }
     let dump = options.debug_dump.as_ref().map(|_| {
-        let rows: serde_json::Map<String, serde_json::Value> =
-            run.walk.iter().map(|(o, v)| (o.to_string(), serde_json::to_value(v).expect("values serialize"))).collect();
+        let rows: serde_json::Map<String, serde_json::Value> = run
+            .walk
+            .iter()
+            .map(|(o, v)| {
+                (
+                    o.to_string(),
+                    serde_json::to_value(v).expect("values serialize"),
+                )
+            })
+            .collect();
         (name, serde_json::Value::Object(rows))
     });
     (result, dump)

@@ -65,15 +65,24 @@ impl RawCredentials {
 
     /// Credential sets from variables named `SNMP_<FIELD>__<SET>`. Set names
     /// are case-insensitive; a set inherits every field it does not name.
-    pub fn sets_from_env(&self, vars: impl IntoIterator<Item = (String, String)>) -> BTreeMap<String, RawCredentials> {
+    pub fn sets_from_env(
+        &self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> BTreeMap<String, RawCredentials> {
         let mut sets: BTreeMap<String, RawCredentials> = BTreeMap::new();
         for (key, value) in vars {
-            let Some(rest) = key.strip_prefix("SNMP_") else { continue };
-            let Some((field, set)) = rest.split_once("__") else { continue };
+            let Some(rest) = key.strip_prefix("SNMP_") else {
+                continue;
+            };
+            let Some((field, set)) = rest.split_once("__") else {
+                continue;
+            };
             if set.is_empty() || !FIELDS.iter().any(|(f, _)| *f == field) {
                 continue;
             }
-            let entry = sets.entry(set.to_ascii_uppercase()).or_insert_with(|| self.clone());
+            let entry = sets
+                .entry(set.to_ascii_uppercase())
+                .or_insert_with(|| self.clone());
             *entry.slot(field) = Some(value);
         }
         sets
@@ -91,7 +100,10 @@ fn setting_name(field: &str, set: Option<&str>) -> String {
     match set {
         Some(set) => format!("SNMP_{field}__{set}"),
         None => {
-            let flag = FIELDS.iter().find(|(f, _)| *f == field).map_or("", |(_, flag)| flag);
+            let flag = FIELDS
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map_or("", |(_, flag)| flag);
             format!("SNMP_{field} ({flag})")
         }
     }
@@ -101,9 +113,18 @@ impl Profile {
     /// Validates one credential set (`set` is `None` for the global settings).
     /// Versions without credentials are skipped with a warning; no usable
     /// version at all is an error.
-    pub fn build(raw: &RawCredentials, set: Option<&str>, warnings: &mut Vec<String>) -> Result<Profile, ConfigError> {
+    pub fn build(
+        raw: &RawCredentials,
+        set: Option<&str>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Profile, ConfigError> {
         let name = |field: &str| setting_name(field, set);
-        let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let present = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
         let versions = parse_versions(raw.version.as_deref().unwrap_or("3,2"))
             .map_err(|why| ConfigError(format!("{}: {why}", name("VERSION"))))?;
         let mut attempts = Vec::new();
@@ -112,20 +133,33 @@ impl Profile {
                 Version::V2c => match present(&raw.community) {
                     Some(c) => attempts.push(Credentials::V2c {
                         community: SecretString::from(c),
-                        label: setting_name("COMMUNITY", set).split(' ').next().unwrap_or_default().to_owned(),
+                        label: setting_name("COMMUNITY", set)
+                            .split(' ')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
                     }),
-                    None => warnings.push(format!("{} lists 2 but {} is not set: skipping SNMPv2c", name("VERSION"), name("COMMUNITY"))),
+                    None => warnings.push(format!(
+                        "{} lists 2 but {} is not set: skipping SNMPv2c",
+                        name("VERSION"),
+                        name("COMMUNITY")
+                    )),
                 },
                 Version::V3 => match present(&raw.user) {
                     Some(user) => attempts.push(Credentials::V3(v3_params(raw, user, set)?)),
-                    None => warnings.push(format!("{} lists 3 but {} is not set: skipping SNMPv3", name("VERSION"), name("USER"))),
+                    None => warnings.push(format!(
+                        "{} lists 3 but {} is not set: skipping SNMPv3",
+                        name("VERSION"),
+                        name("USER")
+                    )),
                 },
             }
         }
         if attempts.is_empty() {
             return Err(ConfigError(format!(
                 "no usable SNMP credentials{}: set {} for v2c or {} for v3",
-                set.map(|s| format!(" in credential set {s}")).unwrap_or_default(),
+                set.map(|s| format!(" in credential set {s}"))
+                    .unwrap_or_default(),
                 name("COMMUNITY"),
                 name("USER")
             )));
@@ -140,7 +174,11 @@ fn parse_versions(text: &str) -> Result<Vec<Version>, String> {
         let v = match part.to_ascii_lowercase().as_str() {
             "2" | "2c" | "v2" | "v2c" => Version::V2c,
             "3" | "v3" => Version::V3,
-            _ => return Err(format!("{part:?} is not a supported SNMP version (use 2 or 3, e.g. \"3,2\")")),
+            _ => {
+                return Err(format!(
+                    "{part:?} is not a supported SNMP version (use 2 or 3, e.g. \"3,2\")"
+                ));
+            }
         };
         if !out.contains(&v) {
             out.push(v);
@@ -152,23 +190,37 @@ fn parse_versions(text: &str) -> Result<Vec<Version>, String> {
     Ok(out)
 }
 
-fn v3_params(raw: &RawCredentials, user: String, set: Option<&str>) -> Result<V3Params, ConfigError> {
+fn v3_params(
+    raw: &RawCredentials,
+    user: String,
+    set: Option<&str>,
+) -> Result<V3Params, ConfigError> {
     let name = |field: &str| setting_name(field, set);
     let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
     let auth = present(&raw.auth);
     let privacy = present(&raw.privacy);
     // Without SNMP_SECURITY, the passwords given decide the level.
     let level = match raw.security.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => s.parse::<SecurityLevel>().map_err(|e| ConfigError(format!("{}: {e}", name("SECURITY"))))?,
+        Some(s) => s
+            .parse::<SecurityLevel>()
+            .map_err(|e| ConfigError(format!("{}: {e}", name("SECURITY"))))?,
         None if privacy.is_some() => SecurityLevel::AuthPriv,
         None if auth.is_some() => SecurityLevel::AuthNoPriv,
         None => SecurityLevel::NoAuthNoPriv,
     };
     if level != SecurityLevel::NoAuthNoPriv && auth.is_none() {
-        return Err(ConfigError(format!("{} is {level} but {} is not set", name("SECURITY"), name("AUTH"))));
+        return Err(ConfigError(format!(
+            "{} is {level} but {} is not set",
+            name("SECURITY"),
+            name("AUTH")
+        )));
     }
     if level == SecurityLevel::AuthPriv && privacy.is_none() {
-        return Err(ConfigError(format!("{} is {level} but {} is not set", name("SECURITY"), name("PRIVACY"))));
+        return Err(ConfigError(format!(
+            "{} is {level} but {} is not set",
+            name("SECURITY"),
+            name("PRIVACY")
+        )));
     }
     let auth_protocol = raw
         .auth_method
@@ -176,10 +228,21 @@ fn v3_params(raw: &RawCredentials, user: String, set: Option<&str>) -> Result<V3
         .filter(|s| !s.trim().is_empty())
         .map_or(Ok(AuthProtocol::Sha1), str::parse)
         .map_err(|e: usm::UsmParseError| ConfigError(format!("{}: {e}", name("AUTH_METHOD"))))?;
-    let (priv_protocol, implied_extension) = usm::parse_privacy(raw.privacy_method.as_deref().filter(|s| !s.trim().is_empty()).unwrap_or("AES"))
-        .map_err(|e| ConfigError(format!("{}: {e}", name("PRIVACY_METHOD"))))?;
-    let key_extension = match raw.key_extension.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => s.parse().map_err(|e: usm::UsmParseError| ConfigError(format!("{}: {e}", name("PRIVACY_KEY_EXTENSION"))))?,
+    let (priv_protocol, implied_extension) = usm::parse_privacy(
+        raw.privacy_method
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or("AES"),
+    )
+    .map_err(|e| ConfigError(format!("{}: {e}", name("PRIVACY_METHOD"))))?;
+    let key_extension = match raw
+        .key_extension
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
+        Some(s) => s.parse().map_err(|e: usm::UsmParseError| {
+            ConfigError(format!("{}: {e}", name("PRIVACY_KEY_EXTENSION")))
+        })?,
         None => implied_extension.unwrap_or(KeyExtension::Blumenthal),
     };
     Ok(V3Params {
@@ -209,9 +272,15 @@ impl SnmpConfig {
     /// The credentials for a target's `credentials` column (global when empty).
     pub fn profile(&self, set: Option<&str>) -> Result<&Profile, String> {
         match set.map(str::trim).filter(|s| !s.is_empty()) {
-            None => self.global.as_ref().ok_or_else(|| "no global SNMP credentials are configured".to_owned()),
+            None => self
+                .global
+                .as_ref()
+                .ok_or_else(|| "no global SNMP credentials are configured".to_owned()),
             Some(name) => self.sets.get(&name.to_ascii_uppercase()).ok_or_else(|| {
-                format!("credential set {name:?} is not defined (no SNMP_*__{} settings)", name.to_ascii_uppercase())
+                format!(
+                    "credential set {name:?} is not defined (no SNMP_*__{} settings)",
+                    name.to_ascii_uppercase()
+                )
             }),
         }
     }
@@ -222,12 +291,18 @@ pub fn parse_seconds(setting: &str, text: &str) -> Result<Duration, ConfigError>
     let t = text.trim().trim_end_matches('s');
     match t.parse::<f64>() {
         Ok(v) if v > 0.0 && v.is_finite() && v < 86_400.0 => Ok(Duration::from_secs_f64(v)),
-        _ => Err(ConfigError(format!("{setting}: {text:?} is not a positive number of seconds"))),
+        _ => Err(ConfigError(format!(
+            "{setting}: {text:?} is not a positive number of seconds"
+        ))),
     }
 }
 
 /// Parses a whole number in `range`, naming the setting when it is not one.
-pub fn parse_count(setting: &str, text: &str, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+pub fn parse_count(
+    setting: &str,
+    text: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
     match text.trim().parse::<u64>() {
         Ok(v) if range.contains(&v) => Ok(v),
         _ => Err(ConfigError(format!(
@@ -245,15 +320,29 @@ mod tests {
     use super::*;
 
     fn raw() -> RawCredentials {
-        RawCredentials { community: Some("c0mm".into()), user: Some("u".into()), auth: Some("authpass1".into()), privacy: Some("privpass1".into()), ..Default::default() }
+        RawCredentials {
+            community: Some("c0mm".into()),
+            user: Some("u".into()),
+            auth: Some("authpass1".into()),
+            privacy: Some("privpass1".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn defaults_and_order() {
         let mut w = Vec::new();
         let p = Profile::build(&raw(), None, &mut w).unwrap();
-        assert_eq!(p.attempts.iter().map(Credentials::version).collect::<Vec<_>>(), vec![Version::V3, Version::V2c]);
-        let Credentials::V3(v3) = &p.attempts[0] else { panic!() };
+        assert_eq!(
+            p.attempts
+                .iter()
+                .map(Credentials::version)
+                .collect::<Vec<_>>(),
+            vec![Version::V3, Version::V2c]
+        );
+        let Credentials::V3(v3) = &p.attempts[0] else {
+            panic!()
+        };
         assert_eq!(v3.level, SecurityLevel::AuthPriv);
         assert_eq!(v3.auth_protocol, AuthProtocol::Sha1);
         assert!(w.is_empty());
@@ -262,17 +351,46 @@ mod tests {
     #[test]
     fn missing_pieces_are_named() {
         let mut w = Vec::new();
-        let r = RawCredentials { version: Some("3,2".into()), community: Some("c".into()), ..Default::default() };
+        let r = RawCredentials {
+            version: Some("3,2".into()),
+            community: Some("c".into()),
+            ..Default::default()
+        };
         let p = Profile::build(&r, None, &mut w).unwrap();
         assert_eq!(p.attempts.len(), 1);
         assert!(w[0].contains("SNMP_USER (--snmp-user) is not set"), "{w:?}");
-        let r = RawCredentials { version: Some("4".into()), ..raw() };
-        assert!(Profile::build(&r, None, &mut w).unwrap_err().0.starts_with("SNMP_VERSION (--snmp-version): \"4\""));
-        let r = RawCredentials { security: Some("authPriv".into()), privacy: None, ..raw() };
-        assert!(Profile::build(&r, Some("EAST"), &mut w).unwrap_err().0.contains("SNMP_PRIVACY__EAST is not set"));
-        let r = RawCredentials { privacy_method: Some("3DES".into()), ..raw() };
+        let r = RawCredentials {
+            version: Some("4".into()),
+            ..raw()
+        };
+        assert!(
+            Profile::build(&r, None, &mut w)
+                .unwrap_err()
+                .0
+                .starts_with("SNMP_VERSION (--snmp-version): \"4\"")
+        );
+        let r = RawCredentials {
+            security: Some("authPriv".into()),
+            privacy: None,
+            ..raw()
+        };
+        assert!(
+            Profile::build(&r, Some("EAST"), &mut w)
+                .unwrap_err()
+                .0
+                .contains("SNMP_PRIVACY__EAST is not set")
+        );
+        let r = RawCredentials {
+            privacy_method: Some("3DES".into()),
+            ..raw()
+        };
         let e = Profile::build(&r, None, &mut w).unwrap_err().0;
-        assert!(e.starts_with("SNMP_PRIVACY_METHOD (--snmp-privacy-method): 3DES privacy is not supported"), "{e}");
+        assert!(
+            e.starts_with(
+                "SNMP_PRIVACY_METHOD (--snmp-privacy-method): 3DES privacy is not supported"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -287,15 +405,25 @@ mod tests {
         assert_eq!(sets.keys().collect::<Vec<_>>(), vec!["EAST"]);
         let mut w = Vec::new();
         let p = Profile::build(&sets["EAST"], Some("EAST"), &mut w).unwrap();
-        let Credentials::V2c { community, label } = &p.attempts[0] else { panic!() };
+        let Credentials::V2c { community, label } = &p.attempts[0] else {
+            panic!()
+        };
         assert_eq!(community.expose_secret(), "eastcomm");
         assert_eq!(label, "SNMP_COMMUNITY__EAST");
     }
 
     #[test]
     fn numbers() {
-        assert_eq!(parse_seconds("SNMP_TIMEOUT", "1.5").unwrap(), Duration::from_millis(1500));
-        assert!(parse_seconds("SNMP_TIMEOUT", "-1").unwrap_err().0.starts_with("SNMP_TIMEOUT: "));
+        assert_eq!(
+            parse_seconds("SNMP_TIMEOUT", "1.5").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(
+            parse_seconds("SNMP_TIMEOUT", "-1")
+                .unwrap_err()
+                .0
+                .starts_with("SNMP_TIMEOUT: ")
+        );
         assert!(parse_count("PARALLEL_JOBS", "0", 1..=1024).is_err());
     }
 }

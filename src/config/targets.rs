@@ -42,7 +42,10 @@ impl fmt::Display for RowError {
 #[derive(Debug, thiserror::Error)]
 pub enum TargetsError {
     #[error("cannot read targets file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("targets file {path}: {why}")]
     Format { path: String, why: String },
 }
@@ -55,8 +58,11 @@ pub fn split_address(address: &str) -> Result<(String, u16), String> {
     }
     let bad_port = |p: &str| format!("invalid port {p:?} in address {a:?}");
     if let Some(rest) = a.strip_prefix('[') {
-        let (host, tail) = rest.split_once(']').ok_or_else(|| format!("unclosed '[' in address {a:?}"))?;
-        host.parse::<std::net::Ipv6Addr>().map_err(|_| format!("{host:?} is not an IPv6 address"))?;
+        let (host, tail) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("unclosed '[' in address {a:?}"))?;
+        host.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{host:?} is not an IPv6 address"))?;
         let port = match tail.strip_prefix(':') {
             Some(p) => p.parse().map_err(|_| bad_port(p))?,
             None if tail.is_empty() => 161,
@@ -86,7 +92,9 @@ fn valid_dns_name(host: &str) -> bool {
         && host.trim_end_matches('.').split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !label.starts_with('-')
         })
 }
@@ -101,19 +109,32 @@ fn check(target: &Target) -> Result<(), String> {
 /// Loads targets; unusable rows come back as errors beside the good ones.
 pub fn load(path: &Path) -> Result<(Vec<Target>, Vec<RowError>), TargetsError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TargetsError::Read { path: file.clone(), source })?;
-    let rows = if text.trim_start().starts_with('[') { json_rows(&text, &file)? } else { csv_rows(&text, &file)? };
+    let text = std::fs::read_to_string(path).map_err(|source| TargetsError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let rows = if text.trim_start().starts_with('[') {
+        json_rows(&text, &file)?
+    } else {
+        csv_rows(&text, &file)?
+    };
     let mut targets = Vec::new();
     let mut errors = Vec::new();
     let mut seen = HashSet::new();
     for (line, row) in rows {
         let row = row.and_then(|t| check(&t).map(|()| t));
         match row {
-            Ok(t) if !seen.insert(t.name.clone()) => {
-                errors.push(RowError { file: file.clone(), line, message: format!("duplicate device name {:?}", t.name) })
-            }
+            Ok(t) if !seen.insert(t.name.clone()) => errors.push(RowError {
+                file: file.clone(),
+                line,
+                message: format!("duplicate device name {:?}", t.name),
+            }),
             Ok(t) => targets.push(t),
-            Err(message) => errors.push(RowError { file: file.clone(), line, message }),
+            Err(message) => errors.push(RowError {
+                file: file.clone(),
+                line,
+                message,
+            }),
         }
     }
     Ok((targets, errors))
@@ -122,10 +143,16 @@ pub fn load(path: &Path) -> Result<(Vec<Target>, Vec<RowError>), TargetsError> {
 type Rows = Vec<(usize, Result<Target, String>)>;
 
 fn csv_rows(text: &str, file: &str) -> Result<Rows, TargetsError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| TargetsError::Format { path: file.into(), why: e.to_string() })?
+        .map_err(|e| TargetsError::Format {
+            path: file.into(),
+            why: e.to_string(),
+        })?
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect::<Vec<_>>();
@@ -133,12 +160,19 @@ fn csv_rows(text: &str, file: &str) -> Result<Rows, TargetsError> {
         if !headers.iter().any(|h| h == required) {
             return Err(TargetsError::Format {
                 path: file.into(),
-                why: format!("header has no {required:?} column (expected name,address,platform,site,location,netbox_id)"),
+                why: format!(
+                    "header has no {required:?} column (expected name,address,platform,site,location,netbox_id)"
+                ),
             });
         }
     }
     let col = |rec: &csv::StringRecord, name: &str| -> String {
-        headers.iter().position(|h| h == name).and_then(|i| rec.get(i)).unwrap_or("").to_owned()
+        headers
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| rec.get(i))
+            .unwrap_or("")
+            .to_owned()
     };
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -176,14 +210,20 @@ fn csv_rows(text: &str, file: &str) -> Result<Rows, TargetsError> {
 
 fn json_rows(text: &str, file: &str) -> Result<Rows, TargetsError> {
     let values: Vec<serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| TargetsError::Format { path: file.into(), why: e.to_string() })?;
+        serde_json::from_str(text).map_err(|e| TargetsError::Format {
+            path: file.into(),
+            why: e.to_string(),
+        })?;
     let lines = element_lines(text);
     Ok(values
         .into_iter()
         .enumerate()
         .map(|(i, v)| {
             let line = lines.get(i).copied().unwrap_or(0);
-            (line, serde_json::from_value::<Target>(v).map_err(|e| e.to_string()))
+            (
+                line,
+                serde_json::from_value::<Target>(v).map_err(|e| e.to_string()),
+            )
         })
         .collect())
 }
@@ -226,11 +266,26 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(split_address("192.0.2.1").unwrap(), ("192.0.2.1".into(), 161));
-        assert_eq!(split_address("192.0.2.1:1161").unwrap(), ("192.0.2.1".into(), 1161));
-        assert_eq!(split_address("2001:db8::1").unwrap(), ("2001:db8::1".into(), 161));
-        assert_eq!(split_address("[2001:db8::1]:1161").unwrap(), ("2001:db8::1".into(), 1161));
-        assert_eq!(split_address("r1.example.net:162").unwrap(), ("r1.example.net".into(), 162));
+        assert_eq!(
+            split_address("192.0.2.1").unwrap(),
+            ("192.0.2.1".into(), 161)
+        );
+        assert_eq!(
+            split_address("192.0.2.1:1161").unwrap(),
+            ("192.0.2.1".into(), 1161)
+        );
+        assert_eq!(
+            split_address("2001:db8::1").unwrap(),
+            ("2001:db8::1".into(), 161)
+        );
+        assert_eq!(
+            split_address("[2001:db8::1]:1161").unwrap(),
+            ("2001:db8::1".into(), 1161)
+        );
+        assert_eq!(
+            split_address("r1.example.net:162").unwrap(),
+            ("r1.example.net".into(), 162)
+        );
         assert!(split_address("r1 example").is_err());
         assert!(split_address("192.0.2.1:x").is_err());
         assert!(split_address("").is_err());
@@ -256,14 +311,22 @@ mod tests {
         let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![3, 4, 5]);
         assert!(errors[1].to_string().contains("duplicate device name"));
-        assert!(errors[0].to_string().starts_with(&format!("{}:3: ", p.display())));
+        assert!(
+            errors[0]
+                .to_string()
+                .starts_with(&format!("{}:3: ", p.display()))
+        );
     }
 
     #[test]
     fn json_lines() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.json");
-        std::fs::write(&p, "[\n  {\"name\": \"a\", \"address\": \"10.0.0.1\"},\n  {\"name\": \"b\"}\n]\n").unwrap();
+        std::fs::write(
+            &p,
+            "[\n  {\"name\": \"a\", \"address\": \"10.0.0.1\"},\n  {\"name\": \"b\"}\n]\n",
+        )
+        .unwrap();
         let (targets, errors) = load(&p).unwrap();
         assert_eq!(targets.len(), 1);
         assert_eq!(errors[0].line, 3);

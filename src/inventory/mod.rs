@@ -65,15 +65,24 @@ pub struct Notice {
 
 impl Notice {
     pub fn warning(text: impl Into<String>) -> Self {
-        Self { severity: Severity::Warning, text: text.into() }
+        Self {
+            severity: Severity::Warning,
+            text: text.into(),
+        }
     }
 
     pub fn error(text: impl Into<String>) -> Self {
-        Self { severity: Severity::Error, text: text.into() }
+        Self {
+            severity: Severity::Error,
+            text: text.into(),
+        }
     }
 
     pub fn debug(text: impl Into<String>) -> Self {
-        Self { severity: Severity::Debug, text: text.into() }
+        Self {
+            severity: Severity::Debug,
+            text: text.into(),
+        }
     }
 }
 
@@ -85,20 +94,41 @@ pub struct Parsed {
 }
 
 /// ENTITY-MIB PhysicalClass names, 1-based.
-pub const ENTITY_CLASSES: [&str; 12] =
-    ["other", "unknown", "chassis", "backplane", "container", "powerSupply", "fan", "sensor", "module", "port", "stack", "cpu"];
+pub const ENTITY_CLASSES: [&str; 12] = [
+    "other",
+    "unknown",
+    "chassis",
+    "backplane",
+    "container",
+    "powerSupply",
+    "fan",
+    "sensor",
+    "module",
+    "port",
+    "stack",
+    "cpu",
+];
 
 pub fn entity_class_name(number: i64) -> Option<&'static str> {
-    usize::try_from(number).ok().and_then(|n| n.checked_sub(1)).and_then(|i| ENTITY_CLASSES.get(i)).copied()
+    usize::try_from(number)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| ENTITY_CLASSES.get(i))
+        .copied()
 }
 
 /// Fills `path` from `parent` links, guarding against cycles.
-pub(crate) fn resolve_paths(items: &mut [Item], names: &BTreeMap<String, (String, Option<String>)>) {
+pub(crate) fn resolve_paths(
+    items: &mut [Item],
+    names: &BTreeMap<String, (String, Option<String>)>,
+) {
     for item in items.iter_mut() {
         let mut path = Vec::new();
         let mut cursor = item.parent.clone();
         while let Some(index) = cursor {
-            let Some((name, parent)) = names.get(&index) else { break };
+            let Some((name, parent)) = names.get(&index) else {
+                break;
+            };
             if path.len() >= 32 {
                 break;
             }

@@ -22,7 +22,11 @@ pub fn clean(raw: &str) -> String {
     }
     let s = s.trim_matches(|c: char| c == '"' || c.is_whitespace());
     let s = strip_sn_prefix(s);
-    s.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_owned()
+    s.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 fn strip_sn_prefix(s: &str) -> &str {
@@ -64,9 +68,22 @@ pub fn problem(serial: &str) -> Option<String> {
     }
     let upper = s.to_ascii_uppercase();
     const PLACEHOLDERS: [&str; 16] = [
-        "N/A", "NA", "NONE", "NULL", "UNKNOWN", "NOT AVAILABLE", "NOT SPECIFIED", "DEFAULT STRING",
-        "TO BE FILLED BY O.E.M.", "SERIALNUMBER", "SERIAL NUMBER", "0123456789", "123456789", "1234567890",
-        "SN", "XXXXXXXXXX",
+        "N/A",
+        "NA",
+        "NONE",
+        "NULL",
+        "UNKNOWN",
+        "NOT AVAILABLE",
+        "NOT SPECIFIED",
+        "DEFAULT STRING",
+        "TO BE FILLED BY O.E.M.",
+        "SERIALNUMBER",
+        "SERIAL NUMBER",
+        "0123456789",
+        "123456789",
+        "1234567890",
+        "SN",
+        "XXXXXXXXXX",
     ];
     if PLACEHOLDERS.contains(&upper.as_str()) {
         return Some(format!("known placeholder serial {s:?}"));
@@ -94,8 +111,11 @@ pub fn flag_issues(items: &mut [Item]) {
         match first_seen.get(&key) {
             Some(&j) => {
                 let owner = &items[j];
-                items[i].serial_issue =
-                    Some(format!("duplicate serial: also on {} ({})", owner.index, display_name(owner)));
+                items[i].serial_issue = Some(format!(
+                    "duplicate serial: also on {} ({})",
+                    owner.index,
+                    display_name(owner)
+                ));
             }
             None => {
                 first_seen.insert(key, i);
@@ -105,7 +125,11 @@ pub fn flag_issues(items: &mut [Item]) {
 }
 
 fn display_name(item: &Item) -> &str {
-    if item.name.is_empty() { &item.description } else { &item.name }
+    if item.name.is_empty() {
+        &item.description
+    } else {
+        &item.name
+    }
 }
 
 #[cfg(test)]
@@ -137,11 +161,25 @@ mod tests {
 
     #[test]
     fn duplicates_keep_the_first() {
-        let item = |index: &str, serial: &str| Item { index: index.into(), serial: serial.into(), ..Item::default() };
-        let mut items = vec![item("1", "ACAD8300"), item("2", "ACAD8300"), item("3", "QCS1614N076")];
+        let item = |index: &str, serial: &str| Item {
+            index: index.into(),
+            serial: serial.into(),
+            ..Item::default()
+        };
+        let mut items = vec![
+            item("1", "ACAD8300"),
+            item("2", "ACAD8300"),
+            item("3", "QCS1614N076"),
+        ];
         flag_issues(&mut items);
         assert_eq!(items[0].serial_issue, None);
-        assert!(items[1].serial_issue.as_deref().unwrap().contains("also on 1"));
+        assert!(
+            items[1]
+                .serial_issue
+                .as_deref()
+                .unwrap()
+                .contains("also on 1")
+        );
         assert_eq!(items[2].serial_issue, None);
     }
 }

@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_snmp::agent::Agent;
-use async_snmp::handler::{BoxFuture, GetNextResult, GetResult, HandlerResult, MibHandler, RequestContext};
+use async_snmp::handler::{
+    BoxFuture, GetNextResult, GetResult, HandlerResult, MibHandler, RequestContext,
+};
 use async_snmp::{AuthProtocol, AuthoritativeEngine, PrivProtocol, VarBind};
 use bytes::Bytes;
 
@@ -26,7 +28,10 @@ struct Recording {
 
 impl Recording {
     fn get(&self, oid: &Oid) -> Option<&async_snmp::Value> {
-        self.rows.binary_search_by(|(o, _)| o.cmp(oid)).ok().map(|i| &self.rows[i].1)
+        self.rows
+            .binary_search_by(|(o, _)| o.cmp(oid))
+            .ok()
+            .map(|i| &self.rows[i].1)
     }
 
     fn next(&self, oid: &Oid) -> Option<&(Oid, async_snmp::Value)> {
@@ -46,7 +51,9 @@ pub enum ReplayError {
     Recording(#[from] snmprec::SnmprecError),
     #[error("{path}: {why}")]
     Dir { path: String, why: String },
-    #[error("refusing to listen on {0}: not a loopback address (a replay agent answers anyone; pass --allow-remote to do it anyway)")]
+    #[error(
+        "refusing to listen on {0}: not a loopback address (a replay agent answers anyone; pass --allow-remote to do it anyway)"
+    )]
     NotLoopback(SocketAddr),
     #[error("v3 user {spec:?}: {why}")]
     User { spec: String, why: String },
@@ -56,9 +63,13 @@ pub enum ReplayError {
 
 fn wire(value: &Value) -> async_snmp::Value {
     match value {
-        Value::Integer(v) => async_snmp::Value::Integer((*v).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32),
+        Value::Integer(v) => {
+            async_snmp::Value::Integer((*v).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+        }
         Value::OctetString(b) => async_snmp::Value::OctetString(Bytes::copy_from_slice(b)),
-        Value::ObjectIdentifier(o) => async_snmp::Value::ObjectIdentifier(async_snmp::Oid::from_slice(o.arcs())),
+        Value::ObjectIdentifier(o) => {
+            async_snmp::Value::ObjectIdentifier(async_snmp::Oid::from_slice(o.arcs()))
+        }
         Value::IpAddress(a) => async_snmp::Value::IpAddress(*a),
         Value::Counter32(v) => async_snmp::Value::Counter32(*v),
         Value::Gauge32(v) => async_snmp::Value::Gauge32(*v),
@@ -72,14 +83,20 @@ fn wire(value: &Value) -> async_snmp::Value {
 impl Recordings {
     /// Loads every `*.snmprec` in `dir` (not recursive).
     pub fn load(dir: &Path, default: Option<&str>) -> Result<Recordings, ReplayError> {
-        let bad = |why: String| ReplayError::Dir { path: dir.display().to_string(), why };
+        let bad = |why: String| ReplayError::Dir {
+            path: dir.display().to_string(),
+            why,
+        };
         let mut by_name = HashMap::new();
         for entry in std::fs::read_dir(dir).map_err(|e| bad(e.to_string()))? {
             let path = entry.map_err(|e| bad(e.to_string()))?.path();
             if path.extension().is_none_or(|e| e != "snmprec") {
                 continue;
             }
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let walk = snmprec::read(&path)?;
             let rows = walk.iter().map(|(o, v)| (o.clone(), wire(v))).collect();
             by_name.insert(Bytes::from(stem), Arc::new(Recording { rows }));
@@ -88,7 +105,12 @@ impl Recordings {
             return Err(bad("no .snmprec recordings".into()));
         }
         let default = match default {
-            Some(name) => Some(by_name.get(name.as_bytes()).cloned().ok_or_else(|| bad(format!("no recording named {name:?}")))?),
+            Some(name) => Some(
+                by_name
+                    .get(name.as_bytes())
+                    .cloned()
+                    .ok_or_else(|| bad(format!("no recording named {name:?}")))?,
+            ),
             // With a single recording, an empty context can only mean that one.
             None if by_name.len() == 1 => by_name.values().next().cloned(),
             None => None,
@@ -123,9 +145,15 @@ fn ours(oid: &async_snmp::Oid) -> Oid {
 }
 
 impl MibHandler for Handler {
-    fn get<'a>(&'a self, ctx: &'a RequestContext, oid: &'a async_snmp::Oid) -> BoxFuture<'a, HandlerResult<GetResult>> {
+    fn get<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        oid: &'a async_snmp::Oid,
+    ) -> BoxFuture<'a, HandlerResult<GetResult>> {
         Box::pin(async move {
-            let Some(rec) = self.0.for_request(ctx) else { return Ok(GetResult::NoSuchObject) };
+            let Some(rec) = self.0.for_request(ctx) else {
+                return Ok(GetResult::NoSuchObject);
+            };
             Ok(match rec.get(&ours(oid)) {
                 Some(v) => GetResult::Value(v.clone()),
                 None => GetResult::NoSuchInstance,
@@ -139,9 +167,14 @@ impl MibHandler for Handler {
         oid: &'a async_snmp::Oid,
     ) -> BoxFuture<'a, HandlerResult<GetNextResult>> {
         Box::pin(async move {
-            let Some(rec) = self.0.for_request(ctx) else { return Ok(GetNextResult::EndOfMibView) };
+            let Some(rec) = self.0.for_request(ctx) else {
+                return Ok(GetNextResult::EndOfMibView);
+            };
             Ok(match rec.next(&ours(oid)) {
-                Some((o, v)) => GetNextResult::Value(VarBind::new(async_snmp::Oid::from_slice(o.arcs()), v.clone())),
+                Some((o, v)) => GetNextResult::Value(VarBind::new(
+                    async_snmp::Oid::from_slice(o.arcs()),
+                    v.clone(),
+                )),
                 None => GetNextResult::EndOfMibView,
             })
         })
@@ -159,7 +192,10 @@ pub struct UserSpec {
 impl std::str::FromStr for UserSpec {
     type Err = ReplayError;
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let err = |why: String| ReplayError::User { spec: spec.split(':').next().unwrap_or("").to_owned(), why };
+        let err = |why: String| ReplayError::User {
+            spec: spec.split(':').next().unwrap_or("").to_owned(),
+            why,
+        };
         let parts: Vec<&str> = spec.trim().splitn(5, ':').collect();
         let auth = match parts.get(1..3) {
             Some([proto, key]) => Some((
@@ -174,7 +210,11 @@ impl std::str::FromStr for UserSpec {
                 (*key).to_owned(),
             )),
             _ if parts.len() == 1 => None,
-            _ => return Err(err("expected NAME:AUTH-PROTO:AUTH-KEY[:PRIV-PROTO:PRIV-KEY]".into())),
+            _ => {
+                return Err(err(
+                    "expected NAME:AUTH-PROTO:AUTH-KEY[:PRIV-PROTO:PRIV-KEY]".into(),
+                ));
+            }
         };
         let privacy = match parts.get(3..5) {
             Some([proto, key]) => {
@@ -198,27 +238,43 @@ impl std::str::FromStr for UserSpec {
         if parts[0].is_empty() {
             return Err(err("empty user name".into()));
         }
-        Ok(UserSpec { name: parts[0].to_owned(), auth, privacy })
+        Ok(UserSpec {
+            name: parts[0].to_owned(),
+            auth,
+            privacy,
+        })
     }
 }
 
 /// Builds the agent, bound and ready; `run()` it to serve.
-pub async fn agent(recordings: Arc<Recordings>, listen: SocketAddr, users: &[UserSpec]) -> Result<Agent, ReplayError> {
+pub async fn agent(
+    recordings: Arc<Recordings>,
+    listen: SocketAddr,
+    users: &[UserSpec],
+) -> Result<Agent, ReplayError> {
     let agent_err = |e: &dyn std::fmt::Display| ReplayError::Agent(e.to_string());
-    let engine = AuthoritativeEngine::install(Bytes::from_static(b"\x80\x00\x00\x00\x04invmon-replay"), |_| {
-        Ok::<(), Infallible>(())
-    })
+    let engine = AuthoritativeEngine::install(
+        Bytes::from_static(b"\x80\x00\x00\x00\x04invmon-replay"),
+        |_| Ok::<(), Infallible>(()),
+    )
     .map_err(|e| agent_err(&e))?;
     let mut builder = Agent::builder()
         .bind(listen.to_string())
         .communities(recordings.by_name.keys().cloned())
         .authoritative_engine(engine)
-        .handler(async_snmp::Oid::from_slice(&[1]), Arc::new(Handler(recordings.clone())))
+        .handler(
+            async_snmp::Oid::from_slice(&[1]),
+            Arc::new(Handler(recordings.clone())),
+        )
         .without_builtin_handlers()
         .recv_buffer_size(Some(4 << 20))
         .allow_all_access();
-    if users.iter().any(|u| matches!(u.privacy, Some((PrivProtocol::Des, _)))) {
-        let salt = async_snmp::DesSaltState::install(|_| Ok::<(), Infallible>(())).map_err(|e| agent_err(&e))?;
+    if users
+        .iter()
+        .any(|u| matches!(u.privacy, Some((PrivProtocol::Des, _))))
+    {
+        let salt = async_snmp::DesSaltState::install(|_| Ok::<(), Infallible>(()))
+            .map_err(|e| agent_err(&e))?;
         builder = builder.des_salt_state(salt);
     }
     for user in users {
@@ -229,7 +285,10 @@ pub async fn agent(recordings: Arc<Recordings>, listen: SocketAddr, users: &[Use
                 (Some((ap, ak)), None) => b.auth(ap, ak),
                 (Some((ap, ak)), Some((pp, pk))) => b.auth_priv(ap, ak, pp, pk),
             })
-            .map_err(|e| ReplayError::User { spec: user.name.clone(), why: e.to_string() })?;
+            .map_err(|e| ReplayError::User {
+                spec: user.name.clone(),
+                why: e.to_string(),
+            })?;
     }
     builder.build().await.map_err(|e| agent_err(&e))
 }

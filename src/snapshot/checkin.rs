@@ -88,7 +88,12 @@ pub struct Collected<'a> {
 
 /// Sal's Machine.serial rules: upper case, no `+` or `/`, at most 100 characters.
 fn sal_serial(serial: &str) -> String {
-    serial.to_uppercase().chars().filter(|c| !matches!(c, '+' | '/')).take(100).collect()
+    serial
+        .to_uppercase()
+        .chars()
+        .filter(|c| !matches!(c, '+' | '/'))
+        .take(100)
+        .collect()
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -118,7 +123,11 @@ fn item_key(item: &Item, used: &mut HashSet<String>) -> String {
     let base = if item.serial_issue.is_none() {
         item.serial.clone()
     } else {
-        let place = if item.name.is_empty() { &item.index } else { &item.name };
+        let place = if item.name.is_empty() {
+            &item.index
+        } else {
+            &item.name
+        };
         format!("{}:{}", item.class, place)
     };
     let mut key = truncate(&base, 255);
@@ -151,7 +160,14 @@ pub fn build(c: &Collected<'_>) -> Checkin {
             .and_then(|m| m.get(&key))
             .filter(|m| m.status == ItemStatus::Present)
             .map_or_else(|| now.clone(), |m| m.date_managed.clone());
-        managed_items.insert(key, ManagedItem { date_managed: since, status: ItemStatus::Present, data });
+        managed_items.insert(
+            key,
+            ManagedItem {
+                date_managed: since,
+                status: ItemStatus::Present,
+                data,
+            },
+        );
     }
     // Gone since the last complete walk: recorded once as ABSENT. Only a
     // complete walk can prove absence.
@@ -162,7 +178,11 @@ pub fn build(c: &Collected<'_>) -> Checkin {
             if old.status == ItemStatus::Present && !managed_items.contains_key(key) {
                 managed_items.insert(
                     key.clone(),
-                    ManagedItem { date_managed: now.clone(), status: ItemStatus::Absent, data: old.data.clone() },
+                    ManagedItem {
+                        date_managed: now.clone(),
+                        status: ItemStatus::Absent,
+                        data: old.data.clone(),
+                    },
                 );
             }
         }
@@ -175,7 +195,11 @@ pub fn build(c: &Collected<'_>) -> Checkin {
         .or_else(|| c.items.iter().find(|i| i.serial_issue.is_none()));
     let serial = match chassis {
         Some(item) => sal_serial(&item.serial),
-        None => match c.previous.and_then(|p| p.checkin.machine.extra_data.get("serial")).and_then(Json::as_str) {
+        None => match c
+            .previous
+            .and_then(|p| p.checkin.machine.extra_data.get("serial"))
+            .and_then(Json::as_str)
+        {
             Some(s) => s.to_owned(),
             None => {
                 let synthetic = sal_serial(&format!("INVMON-{}", store::sanitize(&c.device.name)));
@@ -189,10 +213,18 @@ pub fn build(c: &Collected<'_>) -> Checkin {
 
     let mut machine_extra = Map::new();
     machine_extra.insert("serial".into(), serial.into());
-    let hostname = c.facts.get("sysName").filter(|s| !s.is_empty()).unwrap_or(&c.device.name);
+    let hostname = c
+        .facts
+        .get("sysName")
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&c.device.name);
     machine_extra.insert("hostname".into(), truncate(hostname, 256).into());
     machine_extra.insert("os_family".into(), c.os_family.into());
-    if let Some(os) = c.facts.get("sysDescr").and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty())) {
+    if let Some(os) = c
+        .facts
+        .get("sysDescr")
+        .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+    {
         machine_extra.insert("operating_system".into(), truncate(os, 256).into());
     }
     if let Some(model) = chassis.map(|i| i.model.as_str()).filter(|m| !m.is_empty()) {
@@ -205,16 +237,33 @@ pub fn build(c: &Collected<'_>) -> Checkin {
     let module_facts = BTreeMap::from([("checkin_module_version".to_owned(), version.clone())]);
     let messages = notices
         .iter()
-        .map(|n| Message { text: n.text.clone(), message_type: n.severity, date: now.clone() })
+        .map(|n| Message {
+            text: n.text.clone(),
+            message_type: n.severity,
+            date: now.clone(),
+        })
         .collect();
 
     let mut facts = c.facts.clone();
     facts.insert("collection_status".into(), c.status.to_string());
-    let inventory = Source { facts, messages, managed_items, extra_data: Map::new() };
+    let inventory = Source {
+        facts,
+        messages,
+        managed_items,
+        extra_data: Map::new(),
+    };
 
     Checkin {
-        machine: Source { facts: module_facts.clone(), extra_data: machine_extra, ..Source::default() },
-        sal: Source { facts: module_facts, extra_data: sal_extra, ..Source::default() },
+        machine: Source {
+            facts: module_facts.clone(),
+            extra_data: machine_extra,
+            ..Source::default()
+        },
+        sal: Source {
+            facts: module_facts,
+            extra_data: sal_extra,
+            ..Source::default()
+        },
         sources: BTreeMap::from([(INVENTORY_SOURCE.to_owned(), inventory)]),
         plugin_results: Vec::new(),
     }
@@ -226,7 +275,13 @@ mod tests {
     use crate::snapshot::{FORMAT, Outcome, SCHEMA, Tool};
 
     fn item(serial: &str, class: &str) -> Item {
-        Item { index: serial.to_lowercase(), serial: serial.into(), class: class.into(), name: format!("n-{serial}"), ..Item::default() }
+        Item {
+            index: serial.to_lowercase(),
+            serial: serial.into(),
+            class: class.into(),
+            name: format!("n-{serial}"),
+            ..Item::default()
+        }
     }
 
     fn snapshot(checkin: Checkin, status: Status) -> Snapshot {
@@ -235,17 +290,26 @@ mod tests {
             schema: SCHEMA,
             collected_at: Utc::now(),
             device: Device::default(),
-            outcome: Outcome { status, reason: None, duration_ms: 0 },
+            outcome: Outcome {
+                status,
+                reason: None,
+                duration_ms: 0,
+            },
             tool: Tool::current(),
             checkin,
         }
     }
 
     fn run(items: &[Item], status: Status, previous: Option<&Snapshot>, at: &str) -> Checkin {
-        let device = Device { name: "r1".into(), ..Device::default() };
+        let device = Device {
+            name: "r1".into(),
+            ..Device::default()
+        };
         build(&Collected {
             device: &device,
-            at: DateTime::parse_from_rfc3339(at).unwrap().with_timezone(&Utc),
+            at: DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&Utc),
             status,
             items,
             notices: &[],
@@ -257,41 +321,97 @@ mod tests {
 
     #[test]
     fn absent_once_and_since_dates() {
-        let day1 = run(&[item("CHAS0001", "chassis"), item("PSU00001", "powerSupply")], Status::Ok, None, "2026-11-01T00:00:00Z");
+        let day1 = run(
+            &[item("CHAS0001", "chassis"), item("PSU00001", "powerSupply")],
+            Status::Ok,
+            None,
+            "2026-11-01T00:00:00Z",
+        );
         let inv = &day1.sources[INVENTORY_SOURCE];
         assert_eq!(day1.machine.extra_data["serial"], "CHAS0001");
         assert_eq!(inv.managed_items["PSU00001"].data["type"], "PowerSupply");
         let s1 = snapshot(day1, Status::Ok);
 
-        let day2 = run(&[item("CHAS0001", "chassis")], Status::Ok, Some(&s1), "2026-11-02T00:00:00Z");
+        let day2 = run(
+            &[item("CHAS0001", "chassis")],
+            Status::Ok,
+            Some(&s1),
+            "2026-11-02T00:00:00Z",
+        );
         let inv = &day2.sources[INVENTORY_SOURCE];
-        assert_eq!(inv.managed_items["CHAS0001"].date_managed, "2026-11-01T00:00:00Z");
+        assert_eq!(
+            inv.managed_items["CHAS0001"].date_managed,
+            "2026-11-01T00:00:00Z"
+        );
         assert_eq!(inv.managed_items["PSU00001"].status, ItemStatus::Absent);
-        assert_eq!(inv.managed_items["PSU00001"].date_managed, "2026-11-02T00:00:00Z");
+        assert_eq!(
+            inv.managed_items["PSU00001"].date_managed,
+            "2026-11-02T00:00:00Z"
+        );
         let s2 = snapshot(day2, Status::Ok);
 
-        let day3 = run(&[item("CHAS0001", "chassis")], Status::Ok, Some(&s2), "2026-11-03T00:00:00Z");
-        assert!(!day3.sources[INVENTORY_SOURCE].managed_items.contains_key("PSU00001"), "ABSENT is kept once");
+        let day3 = run(
+            &[item("CHAS0001", "chassis")],
+            Status::Ok,
+            Some(&s2),
+            "2026-11-03T00:00:00Z",
+        );
+        assert!(
+            !day3.sources[INVENTORY_SOURCE]
+                .managed_items
+                .contains_key("PSU00001"),
+            "ABSENT is kept once"
+        );
     }
 
     #[test]
     fn partial_walk_infers_nothing_absent() {
-        let s1 = snapshot(run(&[item("CHAS0001", "chassis"), item("PSU00001", "powerSupply")], Status::Ok, None, "2026-11-01T00:00:00Z"), Status::Ok);
-        let day2 = run(&[item("CHAS0001", "chassis")], Status::Partial, Some(&s1), "2026-11-02T00:00:00Z");
-        assert!(!day2.sources[INVENTORY_SOURCE].managed_items.contains_key("PSU00001"));
+        let s1 = snapshot(
+            run(
+                &[item("CHAS0001", "chassis"), item("PSU00001", "powerSupply")],
+                Status::Ok,
+                None,
+                "2026-11-01T00:00:00Z",
+            ),
+            Status::Ok,
+        );
+        let day2 = run(
+            &[item("CHAS0001", "chassis")],
+            Status::Partial,
+            Some(&s1),
+            "2026-11-02T00:00:00Z",
+        );
+        assert!(
+            !day2.sources[INVENTORY_SOURCE]
+                .managed_items
+                .contains_key("PSU00001")
+        );
         let failed = run(&[], Status::Failed, Some(&s1), "2026-11-02T00:00:00Z");
         assert!(failed.sources[INVENTORY_SOURCE].managed_items.is_empty());
-        assert_eq!(failed.machine.extra_data["serial"], "CHAS0001", "a failed run keeps the machine identity");
+        assert_eq!(
+            failed.machine.extra_data["serial"], "CHAS0001",
+            "a failed run keeps the machine identity"
+        );
     }
 
     #[test]
     fn keys_for_unusable_serials_are_paths() {
         let mut dup = item("FAN00001", "fan");
         dup.serial_issue = Some("duplicate".into());
-        let c = run(&[item("FAN00001", "fan"), dup], Status::Ok, None, "2026-11-01T00:00:00Z");
+        let c = run(
+            &[item("FAN00001", "fan"), dup],
+            Status::Ok,
+            None,
+            "2026-11-01T00:00:00Z",
+        );
         let keys: Vec<&String> = c.sources[INVENTORY_SOURCE].managed_items.keys().collect();
         assert_eq!(keys, vec!["FAN00001", "fan:n-FAN00001"]);
-        assert!(c.machine.extra_data["serial"].as_str().unwrap().starts_with("FAN"));
+        assert!(
+            c.machine.extra_data["serial"]
+                .as_str()
+                .unwrap()
+                .starts_with("FAN")
+        );
     }
 
     #[test]
@@ -302,7 +422,10 @@ mod tests {
         assert_eq!(v["Machine"]["extra_data"]["os_family"], "Network");
         assert!(v["Sal"]["extra_data"].get("key").is_none());
         assert_eq!(v["plugin_results"], serde_json::json!([]));
-        assert_eq!(v[INVENTORY_SOURCE]["messages"][0]["message_type"], "WARNING");
+        assert_eq!(
+            v[INVENTORY_SOURCE]["messages"][0]["message_type"],
+            "WARNING"
+        );
         let back: Checkin = serde_json::from_value(v).unwrap();
         assert_eq!(back, c);
     }

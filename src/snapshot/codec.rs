@@ -10,7 +10,10 @@ use super::{FORMAT, SCHEMA, Snapshot};
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a zstd-compressed snapshot ({why})")]
     NotZstd { path: PathBuf, why: String },
     #[error("{path}: truncated or corrupt ({why})")]
@@ -26,30 +29,58 @@ pub enum CodecError {
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
-    let io = |source| CodecError::Io { path: path.to_owned(), source };
+    let io = |source| CodecError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = File::open(path).map_err(io)?;
     let mut magic = [0u8; 4];
     let got = file.read(&mut magic).map_err(io)?;
     if got < 4 || magic != ZSTD_MAGIC {
-        return Err(CodecError::NotZstd { path: path.to_owned(), why: "no zstd frame header".into() });
+        return Err(CodecError::NotZstd {
+            path: path.to_owned(),
+            why: "no zstd frame header".into(),
+        });
     }
     let file = File::open(path).map_err(io)?;
     let mut json = Vec::new();
     zstd::stream::read::Decoder::new(BufReader::new(file))
         .map_err(io)?
         .read_to_end(&mut json)
-        .map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: e.to_string() })?;
-    let value: serde_json::Value = serde_json::from_slice(&json)
-        .map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: format!("invalid JSON: {e}") })?;
+        .map_err(|e| CodecError::Corrupt {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&json).map_err(|e| CodecError::Corrupt {
+            path: path.to_owned(),
+            why: format!("invalid JSON: {e}"),
+        })?;
     if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(CodecError::Foreign { path: path.to_owned(), why: format!("no \"format\": \"{FORMAT}\" field") });
+        return Err(CodecError::Foreign {
+            path: path.to_owned(),
+            why: format!("no \"format\": \"{FORMAT}\" field"),
+        });
     }
     match value.get("schema").and_then(serde_json::Value::as_u64) {
-        Some(s) if s > u64::from(SCHEMA) => return Err(CodecError::TooNew { path: path.to_owned(), found: s }),
+        Some(s) if s > u64::from(SCHEMA) => {
+            return Err(CodecError::TooNew {
+                path: path.to_owned(),
+                found: s,
+            });
+        }
         Some(_) => {}
-        None => return Err(CodecError::Foreign { path: path.to_owned(), why: "no schema version".into() }),
+        None => {
+            return Err(CodecError::Foreign {
+                path: path.to_owned(),
+                why: "no schema version".into(),
+            });
+        }
     }
-    serde_json::from_value(value).map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: e.to_string() })
+    serde_json::from_value(value).map_err(|e| CodecError::Corrupt {
+        path: path.to_owned(),
+        why: e.to_string(),
+    })
 }
 
 /// Writes `snapshot` to `path`, which must not exist yet. Readers never see a
@@ -61,27 +92,46 @@ pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), CodecError> {
         move |source| CodecError::Io { path: p, source }
     };
     if path.exists() {
-        return Err(CodecError::Exists { path: path.to_owned() });
+        return Err(CodecError::Exists {
+            path: path.to_owned(),
+        });
     }
-    let mut value = serde_json::to_value(snapshot).map_err(|e| CodecError::Io { path: path.to_owned(), source: e.into() })?;
+    let mut value = serde_json::to_value(snapshot).map_err(|e| CodecError::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    })?;
     scrub_nul(&mut value);
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let result = (|| {
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let mut encoder = zstd::stream::write::Encoder::new(BufWriter::new(file), 3).map_err(io(&tmp))?;
-        serde_json::to_writer(&mut encoder, &value).map_err(|e| CodecError::Io { path: tmp.clone(), source: e.into() })?;
+        let mut encoder =
+            zstd::stream::write::Encoder::new(BufWriter::new(file), 3).map_err(io(&tmp))?;
+        serde_json::to_writer(&mut encoder, &value).map_err(|e| CodecError::Io {
+            path: tmp.clone(),
+            source: e.into(),
+        })?;
         let mut writer = encoder.finish().map_err(io(&tmp))?;
         writer.flush().map_err(io(&tmp))?;
-        let file = writer.into_inner().map_err(|e| CodecError::Io { path: tmp.clone(), source: e.into_error() })?;
+        let file = writer.into_inner().map_err(|e| CodecError::Io {
+            path: tmp.clone(),
+            source: e.into_error(),
+        })?;
         file.sync_all().map_err(io(&tmp))?;
         // A hard link fails if the name exists, so no snapshot is ever replaced.
         std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => CodecError::Exists { path: path.to_owned() },
-            _ => CodecError::Io { path: path.to_owned(), source: e },
+            std::io::ErrorKind::AlreadyExists => CodecError::Exists {
+                path: path.to_owned(),
+            },
+            _ => CodecError::Io {
+                path: path.to_owned(),
+                source: e,
+            },
         })?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
     })();

@@ -18,7 +18,11 @@ pub enum StoreError {
     #[error("no snapshots of device {device:?} in {root}")]
     NoSnapshots { device: String, root: PathBuf },
     #[error("device {device:?} has {count} snapshots; {selector} is out of range")]
-    OutOfRange { device: String, count: usize, selector: String },
+    OutOfRange {
+        device: String,
+        count: usize,
+        selector: String,
+    },
     #[error("device {device:?} has no snapshot at or before {at}")]
     NothingBefore { device: String, at: String },
     #[error(transparent)]
@@ -41,7 +45,10 @@ impl FromStr for Selector {
             return Ok(Selector::Latest(0));
         }
         if let Some(n) = s.strip_prefix("latest~") {
-            return n.parse().map(Selector::Latest).map_err(|_| format!("{s:?}: expected latest~N with a whole number N"));
+            return n
+                .parse()
+                .map(Selector::Latest)
+                .map_err(|_| format!("{s:?}: expected latest~N with a whole number N"));
         }
         let stem = s.strip_suffix(SUFFIX).unwrap_or(s);
         if let Ok(t) = NaiveDateTime::parse_from_str(stem, STAMP) {
@@ -52,10 +59,15 @@ impl FromStr for Selector {
         }
         if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             // A whole day: the state at its end.
-            let end = d.and_hms_milli_opt(23, 59, 59, 999).expect("valid time").and_utc();
+            let end = d
+                .and_hms_milli_opt(23, 59, 59, 999)
+                .expect("valid time")
+                .and_utc();
             return Ok(Selector::AtOrBefore(end));
         }
-        Err(format!("{s:?}: expected latest, latest~N, a snapshot timestamp, an RFC 3339 time or a date"))
+        Err(format!(
+            "{s:?}: expected latest, latest~N, a snapshot timestamp, an RFC 3339 time or a date"
+        ))
     }
 }
 
@@ -81,7 +93,13 @@ pub struct Store {
 pub fn sanitize(device: &str) -> String {
     let mut out: String = device
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() || out.starts_with('.') {
         out.insert(0, '_');
@@ -100,9 +118,14 @@ impl Store {
 
     /// Creates the store if needed and proves it writable, before any device is walked.
     pub fn ensure_writable(&self) -> Result<(), StoreError> {
-        let unusable = |why: String| StoreError::Unusable { path: self.root.clone(), why };
+        let unusable = |why: String| StoreError::Unusable {
+            path: self.root.clone(),
+            why,
+        };
         std::fs::create_dir_all(&self.root).map_err(|e| unusable(e.to_string()))?;
-        let probe = self.root.join(format!(".write-test.{}", std::process::id()));
+        let probe = self
+            .root
+            .join(format!(".write-test.{}", std::process::id()));
         std::fs::write(&probe, b"").map_err(|e| unusable(format!("not writable: {e}")))?;
         std::fs::remove_file(&probe).map_err(|e| unusable(e.to_string()))
     }
@@ -113,8 +136,10 @@ impl Store {
 
     /// Device directories in the store, sorted.
     pub fn devices(&self) -> Result<Vec<String>, StoreError> {
-        let entries = std::fs::read_dir(&self.root)
-            .map_err(|e| StoreError::Unusable { path: self.root.clone(), why: e.to_string() })?;
+        let entries = std::fs::read_dir(&self.root).map_err(|e| StoreError::Unusable {
+            path: self.root.clone(),
+            why: e.to_string(),
+        })?;
         let mut out: Vec<String> = entries
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -131,7 +156,12 @@ impl Store {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::Unusable { path: dir, why: e.to_string() }),
+            Err(e) => {
+                return Err(StoreError::Unusable {
+                    path: dir,
+                    why: e.to_string(),
+                });
+            }
         };
         let mut out: Vec<Entry> = entries
             .filter_map(Result::ok)
@@ -139,7 +169,10 @@ impl Store {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let stem = name.strip_suffix(SUFFIX)?;
                 let taken = NaiveDateTime::parse_from_str(stem, STAMP).ok()?.and_utc();
-                Some(Entry { path: e.path(), taken })
+                Some(Entry {
+                    path: e.path(),
+                    taken,
+                })
             })
             .collect();
         out.sort_by_key(|e| e.taken);
@@ -149,46 +182,72 @@ impl Store {
     pub fn select(&self, device: &str, selector: &Selector) -> Result<Entry, StoreError> {
         let list = self.list(device)?;
         if list.is_empty() {
-            return Err(StoreError::NoSnapshots { device: device.into(), root: self.root.clone() });
+            return Err(StoreError::NoSnapshots {
+                device: device.into(),
+                root: self.root.clone(),
+            });
         }
         match selector {
-            Selector::Latest(n) => list.iter().rev().nth(*n).cloned().ok_or_else(|| StoreError::OutOfRange {
-                device: device.into(),
-                count: list.len(),
-                selector: format!("latest~{n}"),
-            }),
-            Selector::AtOrBefore(t) => list.iter().rev().find(|e| e.taken <= *t).cloned().ok_or_else(|| {
-                StoreError::NothingBefore { device: device.into(), at: t.format(STAMP).to_string() }
-            }),
+            Selector::Latest(n) => {
+                list.iter()
+                    .rev()
+                    .nth(*n)
+                    .cloned()
+                    .ok_or_else(|| StoreError::OutOfRange {
+                        device: device.into(),
+                        count: list.len(),
+                        selector: format!("latest~{n}"),
+                    })
+            }
+            Selector::AtOrBefore(t) => list
+                .iter()
+                .rev()
+                .find(|e| e.taken <= *t)
+                .cloned()
+                .ok_or_else(|| StoreError::NothingBefore {
+                    device: device.into(),
+                    at: t.format(STAMP).to_string(),
+                }),
         }
     }
 
     /// Path a snapshot taken at `taken` gets.
     pub fn path_for(&self, device: &str, taken: DateTime<Utc>) -> PathBuf {
-        self.device_dir(device).join(format!("{}{SUFFIX}", taken.format(STAMP)))
+        self.device_dir(device)
+            .join(format!("{}{SUFFIX}", taken.format(STAMP)))
     }
 
     /// Writes a new snapshot. Two runs in the same millisecond get distinct
     /// names; an existing file is never replaced.
     pub fn write(&self, snapshot: &mut Snapshot) -> Result<PathBuf, StoreError> {
         let dir = self.device_dir(&snapshot.device.name);
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Unusable { path: dir.clone(), why: e.to_string() })?;
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Unusable {
+            path: dir.clone(),
+            why: e.to_string(),
+        })?;
         for _ in 0..1000 {
             let path = self.path_for(&snapshot.device.name, snapshot.collected_at);
             match codec::write(&path, snapshot) {
-                Err(CodecError::Exists { .. }) => snapshot.collected_at += TimeDelta::milliseconds(1),
+                Err(CodecError::Exists { .. }) => {
+                    snapshot.collected_at += TimeDelta::milliseconds(1)
+                }
                 Ok(()) => return Ok(path),
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StoreError::Unusable { path: dir, why: "no free snapshot name".into() })
+        Err(StoreError::Unusable {
+            path: dir,
+            why: "no free snapshot name".into(),
+        })
     }
 
     /// The newest readable snapshot whose collection was complete, with the
     /// problems met on the way (unreadable newer files).
     pub fn latest_ok(&self, device: &str) -> (Option<Snapshot>, Vec<String>) {
         let mut problems = Vec::new();
-        let Ok(list) = self.list(device) else { return (None, problems) };
+        let Ok(list) = self.list(device) else {
+            return (None, problems);
+        };
         for entry in list.iter().rev() {
             match codec::read(&entry.path) {
                 Ok(s) if s.outcome.status == Status::Ok => return (Some(s), problems),
@@ -221,7 +280,9 @@ mod tests {
     fn selectors() {
         assert_eq!("latest".parse(), Ok(Selector::Latest(0)));
         assert_eq!("latest~3".parse(), Ok(Selector::Latest(3)));
-        let Selector::AtOrBefore(t) = "2026-11-21T05-48-53.123Z".parse().unwrap() else { panic!() };
+        let Selector::AtOrBefore(t) = "2026-11-21T05-48-53.123Z".parse().unwrap() else {
+            panic!()
+        };
         assert_eq!(t.to_rfc3339(), "2026-11-21T05:48:53.123+00:00");
         assert!("2026-11-21T05:48:53Z".parse::<Selector>().is_ok());
         assert!("2026-11-21".parse::<Selector>().is_ok());

@@ -22,32 +22,43 @@ const UNSUPPORTED_SEC_LEVELS: u8 = 1;
 const UNKNOWN_USER_NAMES: u8 = 3;
 const SYS_DESCR: [u8; 8] = [0x2b, 6, 1, 2, 1, 1, 1, 0];
 
-/// A sentence naming the setting most likely wrong, for an authentication
-/// failure of `params` against `addr`.
-pub async fn explain(addr: SocketAddr, params: &V3Params, wait: Duration) -> String {
+/// A sentence naming the setting most likely wrong after `params` failed
+/// against `addr`, or `None` when the agent does not answer at all (then the
+/// device, not a setting, is the problem). Many agents silently drop what
+/// they cannot decrypt, so this is worth asking after a timeout too.
+pub async fn explain(addr: SocketAddr, params: &V3Params, wait: Duration) -> Option<String> {
     let user = &params.user;
     match probe_user(addr, params, wait).await {
         Ok(Probe::UnknownUser) => {
-            return format!("the agent does not know user {user:?}: check SNMP_USER");
+            return Some(format!(
+                "the agent does not know user {user:?}: check SNMP_USER"
+            ));
         }
         Ok(Probe::UserKnown) => {}
-        Err(why) => return format!("could not narrow it down ({why}); check SNMP_USER, SNMP_AUTH and SNMP_PRIVACY"),
+        Err(_) => return None,
     }
     if params.level == SecurityLevel::NoAuthNoPriv {
-        return format!("user {user:?} exists but the agent requires authentication: check SNMP_SECURITY");
+        return Some(format!(
+            "user {user:?} exists but needs authentication here: check SNMP_SECURITY and SNMP_AUTH"
+        ));
     }
-    match auth_only(addr, params, wait).await {
+    Some(match auth_only(addr, params, wait).await {
         AuthOnly::Rejected => format!(
             "user {user:?} exists but the agent rejects its authentication: check SNMP_AUTH (password) and SNMP_AUTH_METHOD ({})",
             params.auth_protocol
         ),
         AuthOnly::Accepted if params.level == SecurityLevel::AuthPriv => format!(
-            "user {user:?} authenticates but the agent cannot decrypt: check SNMP_PRIVACY (password), SNMP_PRIVACY_METHOD ({}) and, for AES-192/256, SNMP_PRIVACY_KEY_EXTENSION",
-            params.priv_protocol
+            "user {user:?} authenticates but its encrypted requests fail: check SNMP_PRIVACY (password), SNMP_PRIVACY_METHOD ({}), for AES-192/256 SNMP_PRIVACY_KEY_EXTENSION, and SNMP_CONTEXT ({:?})",
+            params.priv_protocol, params.context
         ),
-        AuthOnly::Accepted => format!("user {user:?} authenticates at authNoPriv; check SNMP_SECURITY and SNMP_CONTEXT"),
-        AuthOnly::Unclear(why) => format!("could not narrow it down ({why}); check SNMP_AUTH and SNMP_PRIVACY"),
-    }
+        AuthOnly::Accepted => format!(
+            "user {user:?} authenticates; check SNMP_CONTEXT ({:?}) and SNMP_SECURITY",
+            params.context
+        ),
+        AuthOnly::Unclear(why) => {
+            format!("could not narrow it down ({why}); check SNMP_AUTH and SNMP_PRIVACY")
+        }
+    })
 }
 
 enum Probe {
@@ -86,18 +97,31 @@ async fn auth_only(addr: SocketAddr, params: &V3Params, wait: Duration) -> AuthO
 }
 
 async fn probe_user(addr: SocketAddr, params: &V3Params, wait: Duration) -> Result<Probe, String> {
-    let bind = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let bind = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
     let socket = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
     socket.connect(addr).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 65535];
     let mut exchange = async |msg: Vec<u8>| -> Result<Vec<u8>, String> {
         socket.send(&msg).await.map_err(|e| e.to_string())?;
-        let n = timeout(wait, socket.recv(&mut buf)).await.map_err(|_| "no answer".to_owned())?.map_err(|e| e.to_string())?;
+        let n = timeout(wait, socket.recv(&mut buf))
+            .await
+            .map_err(|_| "no answer".to_owned())?
+            .map_err(|e| e.to_string())?;
         Ok(buf[..n].to_vec())
     };
     let discovery = exchange(message(0x1001, b"", b"", b"")).await?;
     let engine_id = engine_id(&discovery).ok_or("unreadable discovery report")?;
-    let answer = exchange(message(0x1002, &engine_id, params.user.as_bytes(), params.context.as_bytes())).await?;
+    let answer = exchange(message(
+        0x1002,
+        &engine_id,
+        params.user.as_bytes(),
+        params.context.as_bytes(),
+    ))
+    .await?;
     Ok(match usm_stat(&answer) {
         Some(UNKNOWN_USER_NAMES) => Probe::UnknownUser,
         Some(UNSUPPORTED_SEC_LEVELS) | None => Probe::UserKnown,
@@ -107,7 +131,9 @@ async fn probe_user(addr: SocketAddr, params: &V3Params, wait: Duration) -> Resu
 
 fn usm_stat(msg: &[u8]) -> Option<u8> {
     msg.windows(USM_STATS_PREFIX.len() + 2)
-        .find(|w| w[..USM_STATS_PREFIX.len()] == USM_STATS_PREFIX && w[USM_STATS_PREFIX.len() + 1] == 0)
+        .find(|w| {
+            w[..USM_STATS_PREFIX.len()] == USM_STATS_PREFIX && w[USM_STATS_PREFIX.len() + 1] == 0
+        })
         .map(|w| w[USM_STATS_PREFIX.len()])
 }
 
@@ -141,7 +167,14 @@ fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
 
 /// An unauthenticated, reportable SNMPv3 GET of sysDescr.0.
 fn message(id: u32, engine_id: &[u8], user: &[u8], context: &[u8]) -> Vec<u8> {
-    let usm = seq(&[tlv(0x04, engine_id), int(0), int(0), tlv(0x04, user), tlv(0x04, b""), tlv(0x04, b"")]);
+    let usm = seq(&[
+        tlv(0x04, engine_id),
+        int(0),
+        int(0),
+        tlv(0x04, user),
+        tlv(0x04, b""),
+        tlv(0x04, b""),
+    ]);
     let varbinds = seq(&[seq(&[tlv(0x06, &SYS_DESCR), tlv(0x05, b"")])]);
     let pdu = tlv(0xa0, &[int(id), int(0), int(0), varbinds].concat());
     seq(&[
@@ -161,7 +194,12 @@ fn read(buf: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     } else {
         let n = usize::from(first & 0x7f);
         let (len_bytes, rest) = (rest.get(..n)?, rest.get(n..)?);
-        (len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b)), rest)
+        (
+            len_bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            rest,
+        )
     };
     Some((tag, rest.get(..len)?, rest.get(len..)?))
 }
@@ -185,7 +223,10 @@ mod tests {
     fn built_message_parses_back() {
         let msg = message(7, b"\x80\x00\x1f\x88\x04", b"u", b"ctx");
         assert_eq!(engine_id(&msg).unwrap(), b"\x80\x00\x1f\x88\x04");
-        assert!(snmp2::Pdu::from_bytes(&msg).is_err(), "v3 needs security to decode");
+        assert!(
+            snmp2::Pdu::from_bytes(&msg).is_err(),
+            "v3 needs security to decode"
+        );
     }
 
     #[test]

@@ -62,7 +62,10 @@ impl fmt::Display for Version {
 /// messages without revealing the secret (a community is a password).
 #[derive(Clone, Debug)]
 pub enum Credentials {
-    V2c { community: SecretString, label: String },
+    V2c {
+        community: SecretString,
+        label: String,
+    },
     V3(usm::V3Params),
 }
 
@@ -85,7 +88,9 @@ impl Credentials {
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum SnmpError {
-    #[error("no answer within {0:?} (wrong community, unknown v3 context, filtered port or device down)")]
+    #[error(
+        "no answer within {0:?} (wrong community, unknown v3 context, filtered port or device down)"
+    )]
     Timeout(Duration),
     #[error("cannot resolve {host}: {why}")]
     Resolve { host: String, why: String },
@@ -99,7 +104,9 @@ pub enum SnmpError {
     Protocol(String),
     #[error("agent returned error-status {status} ({}) at varbind {index}", status_name(*.status))]
     Agent { status: u32, index: u32 },
-    #[error("agent returned non-increasing OIDs ({got} after {previous}); walk stopped to avoid a loop")]
+    #[error(
+        "agent returned non-increasing OIDs ({got} after {previous}); walk stopped to avoid a loop"
+    )]
     NonIncreasing { previous: Oid, got: Oid },
     #[error("agent sent a value the decoder cannot read after {after}; walk stopped")]
     Undecodable { after: Oid },
@@ -111,15 +118,36 @@ impl SnmpError {
     /// Errors that mean "this device will not talk to us with these settings",
     /// as opposed to a walk that broke half-way.
     pub fn is_connection_failure(&self) -> bool {
-        matches!(self, SnmpError::Timeout(_) | SnmpError::Resolve { .. } | SnmpError::Network(_) | SnmpError::Auth(_))
+        matches!(
+            self,
+            SnmpError::Timeout(_)
+                | SnmpError::Resolve { .. }
+                | SnmpError::Network(_)
+                | SnmpError::Auth(_)
+        )
     }
 }
 
 pub fn status_name(status: u32) -> &'static str {
     const NAMES: [&str; 19] = [
-        "noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess", "wrongType",
-        "wrongLength", "wrongEncoding", "wrongValue", "noCreation", "inconsistentValue",
-        "resourceUnavailable", "commitFailed", "undoFailed", "authorizationError", "notWritable",
+        "noError",
+        "tooBig",
+        "noSuchName",
+        "badValue",
+        "readOnly",
+        "genErr",
+        "noAccess",
+        "wrongType",
+        "wrongLength",
+        "wrongEncoding",
+        "wrongValue",
+        "noCreation",
+        "inconsistentValue",
+        "resourceUnavailable",
+        "commitFailed",
+        "undoFailed",
+        "authorizationError",
+        "notWritable",
         "inconsistentName",
     ];
     NAMES.get(status as usize).copied().unwrap_or("unknown")
@@ -138,7 +166,10 @@ pub struct SessionStats {
 pub trait Session: Send {
     fn get(&mut self, oids: &[Oid]) -> impl Future<Output = Result<Response, SnmpError>> + Send;
     fn get_next(&mut self, oid: &Oid) -> impl Future<Output = Result<Response, SnmpError>> + Send;
-    fn get_bulk(&mut self, oid: &Oid, max_repetitions: u32)
-    -> impl Future<Output = Result<Response, SnmpError>> + Send;
+    fn get_bulk(
+        &mut self,
+        oid: &Oid,
+        max_repetitions: u32,
+    ) -> impl Future<Output = Result<Response, SnmpError>> + Send;
     fn stats(&self) -> SessionStats;
 }

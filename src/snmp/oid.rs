@@ -106,13 +106,19 @@ impl FromStr for Oid {
     type Err = OidParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |why| OidParseError { text: s.to_owned(), why };
+        let err = |why| OidParseError {
+            text: s.to_owned(),
+            why,
+        };
         let body = s.trim().strip_prefix('.').unwrap_or(s.trim());
         if body.is_empty() {
             return Err(err("empty"));
         }
         body.split('.')
-            .map(|arc| arc.parse::<u32>().map_err(|_| err("arcs must be numbers below 2^32")))
+            .map(|arc| {
+                arc.parse::<u32>()
+                    .map_err(|_| err("arcs must be numbers below 2^32"))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Oid)
     }
@@ -160,7 +166,12 @@ mod tests {
 
     #[test]
     fn ber_round_trip_and_edge_cases() {
-        for text in ["1.3.6.1.2.1.47.1.1.1.1.2.1001", "0.0", "2.999.3", "1.3.6.1.4.1.6527.4294967295"] {
+        for text in [
+            "1.3.6.1.2.1.47.1.1.1.1.2.1001",
+            "0.0",
+            "2.999.3",
+            "1.3.6.1.4.1.6527.4294967295",
+        ] {
             let o: Oid = text.parse().unwrap();
             assert_eq!(Oid::from_ber(&o.to_ber().unwrap()).unwrap(), o, "{text}");
             assert_eq!(o.to_string(), text);

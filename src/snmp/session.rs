@@ -45,21 +45,34 @@ impl Snmp2Session {
         timeout: Duration,
         retries: u32,
     ) -> Result<Self, SnmpError> {
-        let mut session = Self { addr, credentials, timeout, retries, inner: None, stats: SessionStats::default() };
+        let mut session = Self {
+            addr,
+            credentials,
+            timeout,
+            retries,
+            inner: None,
+            stats: SessionStats::default(),
+        };
         session.ensure_connected().await?;
         Ok(session)
     }
 
     async fn open(&mut self) -> Result<AsyncSession, SnmpError> {
-        let io = |e: std::io::Error| SnmpError::Network(format!("cannot open a UDP socket to {}: {e}", self.addr));
+        let io = |e: std::io::Error| {
+            SnmpError::Network(format!("cannot open a UDP socket to {}: {e}", self.addr))
+        };
         match &self.credentials {
-            Credentials::V2c { community, .. } => {
-                AsyncSession::new_v2c(self.addr, community.expose_secret().as_bytes(), start_request_id())
-                    .await
-                    .map_err(io)
-            }
+            Credentials::V2c { community, .. } => AsyncSession::new_v2c(
+                self.addr,
+                community.expose_secret().as_bytes(),
+                start_request_id(),
+            )
+            .await
+            .map_err(io),
             Credentials::V3(params) => {
-                let mut s = AsyncSession::new_v3(self.addr, start_request_id(), params.security()).await.map_err(io)?;
+                let mut s = AsyncSession::new_v3(self.addr, start_request_id(), params.security())
+                    .await
+                    .map_err(io)?;
                 self.stats.requests += 1;
                 match timeout(self.timeout, s.init()).await {
                     Err(_) => {
@@ -111,11 +124,15 @@ impl Snmp2Session {
             let session = self.inner.as_mut().expect("connected above");
             self.stats.requests += 1;
             let outcome = match op {
-                Op::Get(_) => timeout(self.timeout, session.get_many(&refs)).await.map(|r| r.map(|p| owned(&p))),
-                Op::GetNext(_) => timeout(self.timeout, session.getnext(refs[0])).await.map(|r| r.map(|p| owned(&p))),
-                Op::GetBulk(_, max) => {
-                    timeout(self.timeout, session.getbulk(&refs, 0, max)).await.map(|r| r.map(|p| owned(&p)))
-                }
+                Op::Get(_) => timeout(self.timeout, session.get_many(&refs))
+                    .await
+                    .map(|r| r.map(|p| owned(&p))),
+                Op::GetNext(_) => timeout(self.timeout, session.getnext(refs[0]))
+                    .await
+                    .map(|r| r.map(|p| owned(&p))),
+                Op::GetBulk(_, max) => timeout(self.timeout, session.getbulk(&refs, 0, max))
+                    .await
+                    .map(|r| r.map(|p| owned(&p))),
             };
             let timed_out = outcome.is_err();
             match outcome {
@@ -172,7 +189,9 @@ impl super::Session for Snmp2Session {
 }
 
 fn to_wire(oid: &Oid) -> Result<snmp2::Oid<'static>, SnmpError> {
-    let ber = oid.to_ber().ok_or_else(|| SnmpError::Protocol(format!("OID {oid} cannot be encoded")))?;
+    let ber = oid
+        .to_ber()
+        .ok_or_else(|| SnmpError::Protocol(format!("OID {oid} cannot be encoded")))?;
     Ok(snmp2::Oid::new(std::borrow::Cow::Owned(ber)))
 }
 
@@ -186,7 +205,8 @@ fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
             snmp2::Value::Integer(v) => Reply::Value(Value::Integer(v)),
             snmp2::Value::OctetString(b) => Reply::Value(Value::OctetString(b.to_vec())),
             snmp2::Value::ObjectIdentifier(o) => Reply::Value(Value::ObjectIdentifier(
-                Oid::from_ber(o.as_bytes()).ok_or_else(|| SnmpError::Undecodable { after: oid.clone() })?,
+                Oid::from_ber(o.as_bytes())
+                    .ok_or_else(|| SnmpError::Undecodable { after: oid.clone() })?,
             )),
             snmp2::Value::IpAddress(a) => Reply::Value(Value::IpAddress(a)),
             snmp2::Value::Counter32(v) => Reply::Value(Value::Counter32(v)),
@@ -203,7 +223,11 @@ fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
         };
         varbinds.push(VarBind { oid, reply });
     }
-    Ok(Response { error_status: pdu.error_status, error_index: pdu.error_index, varbinds })
+    Ok(Response {
+        error_status: pdu.error_status,
+        error_index: pdu.error_index,
+        varbinds,
+    })
 }
 
 fn map_error(e: snmp2::Error) -> SnmpError {

@@ -55,7 +55,9 @@ impl FromStr for SecurityLevel {
             "NOAUTHNOPRIV" => Ok(Self::NoAuthNoPriv),
             "AUTHNOPRIV" => Ok(Self::AuthNoPriv),
             "AUTHPRIV" => Ok(Self::AuthPriv),
-            _ => Err(UsmParseError(format!("{s:?} is not a security level (noAuthNoPriv, authNoPriv, authPriv)"))),
+            _ => Err(UsmParseError(format!(
+                "{s:?} is not a security level (noAuthNoPriv, authNoPriv, authPriv)"
+            ))),
         }
     }
 }
@@ -110,7 +112,9 @@ impl FromStr for KeyExtension {
         match norm(s).as_str() {
             "BLUMENTHAL" => Ok(Self::Blumenthal),
             "REEDER" | "CISCO" => Ok(Self::Reeder),
-            _ => Err(UsmParseError(format!("{s:?} is not a key extension (blumenthal, reeder)"))),
+            _ => Err(UsmParseError(format!(
+                "{s:?} is not a key extension (blumenthal, reeder)"
+            ))),
         }
     }
 }
@@ -166,7 +170,10 @@ pub struct V3Params {
 impl V3Params {
     /// The same user at another security level (used to pinpoint a failure).
     pub fn at_level(&self, level: SecurityLevel) -> V3Params {
-        V3Params { level, ..self.clone() }
+        V3Params {
+            level,
+            ..self.clone()
+        }
     }
 
     /// Builds snmp2's security state. Its `Debug` prints the passwords, so the
@@ -221,9 +228,17 @@ mod tests {
         assert_eq!("sha-256".parse(), Ok(AuthProtocol::Sha256));
         assert_eq!("SHA".parse(), Ok(AuthProtocol::Sha1));
         assert_eq!(parse_privacy("AES"), Ok((PrivProtocol::Aes128, None)));
-        assert_eq!(parse_privacy("AES-256C"), Ok((PrivProtocol::Aes256, Some(KeyExtension::Reeder))));
+        assert_eq!(
+            parse_privacy("AES-256C"),
+            Ok((PrivProtocol::Aes256, Some(KeyExtension::Reeder)))
+        );
         assert_eq!(parse_privacy("aes192"), Ok((PrivProtocol::Aes192, None)));
-        assert!(parse_privacy("3DES").unwrap_err().0.contains("not supported"));
+        assert!(
+            parse_privacy("3DES")
+                .unwrap_err()
+                .0
+                .contains("not supported")
+        );
         assert!("SHA3".parse::<AuthProtocol>().is_err());
     }
 }

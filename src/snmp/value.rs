@@ -61,7 +61,9 @@ impl Value {
 fn octets_as_text(bytes: &[u8]) -> Option<String> {
     let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let s = std::str::from_utf8(&bytes[..end]).ok()?;
-    if s.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+    if s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
         return None;
     }
     Some(s.to_owned())
@@ -69,15 +71,17 @@ fn octets_as_text(bytes: &[u8]) -> Option<String> {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -109,9 +113,15 @@ mod tests {
         assert_eq!(v(b"FOC1234\0\0").text().as_deref(), Some("FOC1234"));
         assert_eq!(v(b"\0\0\0\0").text().as_deref(), Some(""));
         assert_eq!(v(&[0x00, 0x1b, 0x54, 0xaa, 0x00, 0x01]).text(), None);
-        assert_eq!(v(&[0x00, 0x1b, 0x54, 0xaa, 0x00, 0x01]).render(), "0x001b54aa0001");
+        assert_eq!(
+            v(&[0x00, 0x1b, 0x54, 0xaa, 0x00, 0x01]).render(),
+            "0x001b54aa0001"
+        );
         assert_eq!(v(&[0xe9]).render(), "0xe9", "Latin-1 is not guessed");
-        assert_eq!(Value::ObjectIdentifier("1.3.6".parse().unwrap()).render(), ".1.3.6");
+        assert_eq!(
+            Value::ObjectIdentifier("1.3.6".parse().unwrap()).render(),
+            ".1.3.6"
+        );
     }
 
     #[test]

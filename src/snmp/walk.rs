@@ -20,7 +20,14 @@ pub struct Walker {
 
 impl Walker {
     pub fn new(max_repetitions: u32, max_rows: usize) -> Self {
-        Self { max_repetitions: max_repetitions.max(1), max_rows, bulk: true, bulk_proven: false, fallback: None, rows: 0 }
+        Self {
+            max_repetitions: max_repetitions.max(1),
+            max_rows,
+            bulk: true,
+            bulk_proven: false,
+            fallback: None,
+            rows: 0,
+        }
     }
 
     pub fn mode(&self) -> &'static str {
@@ -34,7 +41,12 @@ impl Walker {
 
     /// Walks `subtree` into `out`; returns the rows added. On error the rows
     /// read so far stay in `out`, so a partial table is still visible.
-    pub async fn walk<S: Session>(&mut self, session: &mut S, subtree: &Oid, out: &mut Walk) -> Result<usize, SnmpError> {
+    pub async fn walk<S: Session>(
+        &mut self,
+        session: &mut S,
+        subtree: &Oid,
+        out: &mut Walk,
+    ) -> Result<usize, SnmpError> {
         let mut cursor = subtree.clone();
         let mut rows = 0usize;
         loop {
@@ -73,7 +85,10 @@ impl Walker {
                     return Ok(rows); // noSuchName: SNMPv1-style end of view
                 }
                 if r.error_status != 0 {
-                    return Err(SnmpError::Agent { status: r.error_status, index: r.error_index });
+                    return Err(SnmpError::Agent {
+                        status: r.error_status,
+                        index: r.error_index,
+                    });
                 }
                 r
             };
@@ -86,7 +101,10 @@ impl Walker {
                     return Ok(rows);
                 }
                 if vb.oid <= cursor {
-                    return Err(SnmpError::NonIncreasing { previous: cursor, got: vb.oid });
+                    return Err(SnmpError::NonIncreasing {
+                        previous: cursor,
+                        got: vb.oid,
+                    });
                 }
                 if let Reply::Value(v) = vb.reply {
                     out.insert(vb.oid.clone(), v);
@@ -95,7 +113,10 @@ impl Walker {
                 }
                 cursor = vb.oid;
                 if rows > self.max_rows {
-                    return Err(SnmpError::TooManyRows { subtree: subtree.clone(), limit: self.max_rows });
+                    return Err(SnmpError::TooManyRows {
+                        subtree: subtree.clone(),
+                        limit: self.max_rows,
+                    });
                 }
             }
         }
@@ -128,24 +149,42 @@ mod tests {
     }
 
     fn vb(oid: &str, v: i64) -> VarBind {
-        VarBind { oid: oid.parse().unwrap(), reply: Reply::Value(Value::Integer(v)) }
+        VarBind {
+            oid: oid.parse().unwrap(),
+            reply: Reply::Value(Value::Integer(v)),
+        }
     }
 
     fn resp(vbs: Vec<VarBind>) -> Result<Response, SnmpError> {
-        Ok(Response { error_status: 0, error_index: 0, varbinds: vbs })
+        Ok(Response {
+            error_status: 0,
+            error_index: 0,
+            varbinds: vbs,
+        })
     }
 
     fn run(script: Vec<Result<Response, SnmpError>>) -> (Result<usize, SnmpError>, Walker, Walk) {
         let mut walker = Walker::new(10, 1000);
         let mut out = Walk::new();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let r = rt.block_on(walker.walk(&mut Scripted(script.into()), &"1.3.6.1.2".parse().unwrap(), &mut out));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let r = rt.block_on(walker.walk(
+            &mut Scripted(script.into()),
+            &"1.3.6.1.2".parse().unwrap(),
+            &mut out,
+        ));
         (r, walker, out)
     }
 
     #[test]
     fn stops_at_subtree_end() {
-        let (r, _, out) = run(vec![resp(vec![vb("1.3.6.1.2.1", 1), vb("1.3.6.1.2.2", 2), vb("1.3.6.1.3.1", 3)])]);
+        let (r, _, out) = run(vec![resp(vec![
+            vb("1.3.6.1.2.1", 1),
+            vb("1.3.6.1.2.2", 2),
+            vb("1.3.6.1.3.1", 3),
+        ])]);
         assert_eq!(r.unwrap(), 2);
         assert_eq!(out.len(), 2);
     }
@@ -160,12 +199,21 @@ mod tests {
     #[test]
     fn empty_answer_is_undecodable() {
         let (r, _, _) = run(vec![resp(vec![vb("1.3.6.1.2.1", 1)]), resp(vec![])]);
-        assert_eq!(r.unwrap_err(), SnmpError::Undecodable { after: "1.3.6.1.2.1".parse().unwrap() });
+        assert_eq!(
+            r.unwrap_err(),
+            SnmpError::Undecodable {
+                after: "1.3.6.1.2.1".parse().unwrap()
+            }
+        );
     }
 
     #[test]
     fn too_big_halves_then_bulk_timeout_falls_back() {
-        let too_big = Ok(Response { error_status: TOO_BIG, error_index: 0, varbinds: vec![] });
+        let too_big = Ok(Response {
+            error_status: TOO_BIG,
+            error_index: 0,
+            varbinds: vec![],
+        });
         let (r, w, _) = run(vec![
             too_big,
             Err(SnmpError::Timeout(std::time::Duration::from_secs(1))),
@@ -181,9 +229,17 @@ mod tests {
     #[test]
     fn endless_walks_are_cut() {
         let mut walker = Walker::new(10, 3);
-        let script: Vec<_> = (1..10).map(|i| resp(vec![vb(&format!("1.3.6.1.2.{i}"), i)])).collect();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let r = rt.block_on(walker.walk(&mut Scripted(script.into()), &"1.3.6.1.2".parse().unwrap(), &mut Walk::new()));
+        let script: Vec<_> = (1..10)
+            .map(|i| resp(vec![vb(&format!("1.3.6.1.2.{i}"), i)]))
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let r = rt.block_on(walker.walk(
+            &mut Scripted(script.into()),
+            &"1.3.6.1.2".parse().unwrap(),
+            &mut Walk::new(),
+        ));
         assert!(matches!(r, Err(SnmpError::TooManyRows { limit: 3, .. })));
     }
 }

@@ -55,10 +55,12 @@ impl Walk {
     pub fn table(&self, entry: &Oid) -> BTreeMap<Vec<u32>, Row<'_>> {
         let mut rows: BTreeMap<Vec<u32>, Row<'_>> = BTreeMap::new();
         for (suffix, value) in self.subtree(entry) {
-            if let [column, index @ ..] = suffix {
-                if !index.is_empty() {
-                    rows.entry(index.to_vec()).or_default().insert(*column, value);
-                }
+            if let [column, index @ ..] = suffix
+                && !index.is_empty()
+            {
+                rows.entry(index.to_vec())
+                    .or_default()
+                    .insert(*column, value);
             }
         }
         rows
@@ -71,11 +73,17 @@ impl Walk {
 
 impl FromIterator<(Oid, Value)> for Walk {
     fn from_iter<T: IntoIterator<Item = (Oid, Value)>>(iter: T) -> Self {
-        Self { rows: iter.into_iter().collect() }
+        Self {
+            rows: iter.into_iter().collect(),
+        }
     }
 }
 
 /// Dotted form of a table index, as used in item identities.
 pub fn index_text(index: &[u32]) -> String {
-    index.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    index
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }

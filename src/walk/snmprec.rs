@@ -16,7 +16,11 @@ pub enum SnmprecError {
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("{path}:{line}: {why}")]
-    Line { path: String, line: usize, why: String },
+    Line {
+        path: String,
+        line: usize,
+        why: String,
+    },
 }
 
 /// Parses a recording; `path` only names the source in errors.
@@ -27,7 +31,11 @@ pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |why: String| SnmprecError::Line { path: path.to_owned(), line: n + 1, why };
+        let bad = |why: String| SnmprecError::Line {
+            path: path.to_owned(),
+            line: n + 1,
+            why,
+        };
         let mut parts = line.splitn(3, '|');
         let (Some(oid), Some(tag), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected OID|TYPE|VALUE".into()));
@@ -41,7 +49,10 @@ pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
 
 pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| SnmprecError::Io { path: name.clone(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| SnmprecError::Io {
+        path: name.clone(),
+        source,
+    })?;
     // Recordings carry raw octets in type-4 values; keep every byte by mapping
     // non-UTF-8 files through Latin-1.
     let text = match String::from_utf8(bytes) {
@@ -65,7 +76,10 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
             unhex(text).ok_or_else(|| format!("invalid hex value {text:?}"))
         } else {
             // Latin-1 back to bytes, so a recording read through `read` is byte-exact.
-            Ok(text.chars().map(|c| u32::from(c).try_into().unwrap_or(b'?')).collect())
+            Ok(text
+                .chars()
+                .map(|c| u32::from(c).try_into().unwrap_or(b'?'))
+                .collect())
         }
     };
     let num = |what: &str| -> Result<u64, String> {
@@ -93,9 +107,16 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
             let bytes = if is_hex {
                 octets()?
             } else {
-                text.split('.').map(|p| p.parse::<u8>()).collect::<Result<Vec<_>, _>>().map_err(|_| format!("invalid IpAddress {text:?}"))?
+                text.split('.')
+                    .map(|p| p.parse::<u8>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| format!("invalid IpAddress {text:?}"))?
             };
-            Value::IpAddress(bytes.try_into().map_err(|_| format!("invalid IpAddress {text:?}"))?)
+            Value::IpAddress(
+                bytes
+                    .try_into()
+                    .map_err(|_| format!("invalid IpAddress {text:?}"))?,
+            )
         }
         "65" => Value::Counter32(u32_of("Counter32")?),
         "66" => Value::Gauge32(u32_of("Gauge32")?),
@@ -148,8 +169,17 @@ mod tests {
         let walk = parse(text, "t").unwrap();
         let mut out = Vec::new();
         write(&walk, &mut out).unwrap();
-        assert_eq!(parse(std::str::from_utf8(&out).unwrap(), "t").unwrap(), walk);
-        assert_eq!(walk.get(&"1.3.6.1.2.1.1.1.0".parse().unwrap()).unwrap().text().unwrap(), "Cisco IOS | pipe");
+        assert_eq!(
+            parse(std::str::from_utf8(&out).unwrap(), "t").unwrap(),
+            walk
+        );
+        assert_eq!(
+            walk.get(&"1.3.6.1.2.1.1.1.0".parse().unwrap())
+                .unwrap()
+                .text()
+                .unwrap(),
+            "Cisco IOS | pipe"
+        );
     }
 
     #[test]

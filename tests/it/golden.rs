@@ -24,10 +24,19 @@ fn bless() -> bool {
 fn recordings() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(fixtures().join("walks"))
         .unwrap()
-        .filter_map(|e| e.unwrap().path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter_map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
         .collect();
     names.sort();
-    assert!(names.len() >= 33, "expected the 29 snmpsim-data and 4 LibreNMS recordings, found {}", names.len());
+    assert!(
+        names.len() >= 33,
+        "expected the 29 snmpsim-data and 4 LibreNMS recordings, found {}",
+        names.len()
+    );
     names
 }
 
@@ -47,8 +56,12 @@ fn check_or_bless(path: &Path, actual: &Json) {
         std::fs::write(path, text).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with INVMON_BLESS=1 to create it)", path.display()));
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with INVMON_BLESS=1 to create it)",
+            path.display()
+        )
+    });
     pretty_assertions::assert_eq!(expected, text, "{} differs", path.display());
 }
 
@@ -62,7 +75,10 @@ fn parsers_match_expected_output() {
             "items": parsed.items,
             "notices": parsed.notices,
         });
-        check_or_bless(&fixtures().join("golden").join(format!("{name}.json")), &actual);
+        check_or_bless(
+            &fixtures().join("golden").join(format!("{name}.json")),
+            &actual,
+        );
     }
 }
 
@@ -70,7 +86,13 @@ type Key = (String, String, String, String, String);
 
 fn key_of(view: &BTreeMap<String, String>) -> Key {
     let f = |k: &str| view.get(k).cloned().unwrap_or_default();
-    (f("entPhysicalSerialNum"), f("entPhysicalModelName"), f("entPhysicalName"), f("entPhysicalClass"), f("entPhysicalDescr"))
+    (
+        f("entPhysicalSerialNum"),
+        f("entPhysicalModelName"),
+        f("entPhysicalName"),
+        f("entPhysicalClass"),
+        f("entPhysicalDescr"),
+    )
 }
 
 /// Multiset difference a − b.
@@ -105,16 +127,30 @@ fn seed_items_are_matched_except_documented_differences() {
             .map(|item| key_of(&serde_json::from_value(item.clone()).unwrap()))
             .collect();
         let (_, parsed) = parse(&name);
-        let ours: Vec<Key> =
-            parsed.items.iter().filter(|i| i.seed_eligible()).map(|i| key_of(&i.ent_physical)).collect();
+        let ours: Vec<Key> = parsed
+            .items
+            .iter()
+            .filter(|i| i.seed_eligible())
+            .map(|i| key_of(&i.ent_physical))
+            .collect();
         let seed_only = minus(&seed_keys, &ours);
         let invmon_only = minus(&ours, &seed_keys);
         matched += seed_keys.len() - seed_only.len();
         if !seed_only.is_empty() || !invmon_only.is_empty() {
-            let rows = |keys: Vec<Key>| -> Json { keys.into_iter().map(|k| json!([k.0, k.1, k.2, k.3, k.4])).collect() };
-            all.insert(name, json!({"seed_only": rows(seed_only), "invmon_only": rows(invmon_only)}));
+            let rows = |keys: Vec<Key>| -> Json {
+                keys.into_iter()
+                    .map(|k| json!([k.0, k.1, k.2, k.3, k.4]))
+                    .collect()
+            };
+            all.insert(
+                name,
+                json!({"seed_only": rows(seed_only), "invmon_only": rows(invmon_only)}),
+            );
         }
     }
     eprintln!("{matched} seed items matched");
-    check_or_bless(&fixtures().join("seed-differences.json"), &Json::Object(all));
+    check_or_bless(
+        &fixtures().join("seed-differences.json"),
+        &Json::Object(all),
+    );
 }

@@ -1,1 +1,8 @@
+//! One integration-test binary (one link step on a 2-core machine).
+
+mod cli;
+mod collect;
+mod faults;
 mod golden;
+mod secrets;
+mod support;

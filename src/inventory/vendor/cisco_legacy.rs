@@ -25,7 +25,10 @@ pub fn parse(walk: &Walk) -> Parsed {
     }
     for (index, row) in walk.table(&oid(CARD_ENTRY)) {
         // cardSerial (column 4) is an INTEGER; 0 means the card has none.
-        let serial = int(&row, 4).filter(|&n| n != 0).map(|n| n.to_string()).unwrap_or_default();
+        let serial = int(&row, 4)
+            .filter(|&n| n != 0)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         let mut item = Item {
             index: index_text(&index),
             class: "module".into(),

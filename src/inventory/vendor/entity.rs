@@ -41,7 +41,10 @@ pub fn parse(walk: &Walk) -> Parsed {
             Some(n) => entity_class_name(n).unwrap_or("-"),
             None => "",
         };
-        let class = class_number.and_then(entity_class_name).unwrap_or("unknown").to_owned();
+        let class = class_number
+            .and_then(entity_class_name)
+            .unwrap_or("unknown")
+            .to_owned();
         let parent = int(row, 4).filter(|&p| p > 0).map(|p| p.to_string());
         names.insert(index.clone(), (text(row, 7), parent.clone()));
         any_serial_column |= row.contains_key(&11);
@@ -53,7 +56,15 @@ pub fn parse(walk: &Walk) -> Parsed {
             .collect();
         view.insert("entPhysicalClass".into(), seed_class.into());
         view.insert("entPhysicalSerialNum".into(), serial.clone());
-        view.insert("entPhysicalIsFRU".into(), if is_fru == Some(true) { "true" } else { "false" }.into());
+        view.insert(
+            "entPhysicalIsFRU".into(),
+            if is_fru == Some(true) {
+                "true"
+            } else {
+                "false"
+            }
+            .into(),
+        );
         parsed.items.push(Item {
             index,
             class,

@@ -12,7 +12,11 @@ pub const SUBTREES: [&str; 3] = [BOX_DESCR, BOX_SERIAL, CONTENTS_ENTRY];
 
 pub fn parse(walk: &Walk) -> Parsed {
     let mut parsed = Parsed::default();
-    let scalar = |base: &str| walk.get(&oid(base).child(&[0])).map(|v| v.render().trim().to_owned()).unwrap_or_default();
+    let scalar = |base: &str| {
+        walk.get(&oid(base).child(&[0]))
+            .map(|v| v.render().trim().to_owned())
+            .unwrap_or_default()
+    };
     let box_serial = serial::clean(&scalar(BOX_SERIAL));
     if !box_serial.is_empty() {
         let mut chassis = Item {
@@ -23,7 +27,9 @@ pub fn parse(walk: &Walk) -> Parsed {
             ..Item::default()
         };
         chassis.ent_physical = short_view(&chassis);
-        chassis.ent_physical.insert("entPhysicalClass".into(), "chassis".into());
+        chassis
+            .ent_physical
+            .insert("entPhysicalClass".into(), "chassis".into());
         parsed.items.push(chassis);
     }
     // The index is container.L1.L2.L3; all four parts identify the row.
@@ -41,7 +47,8 @@ pub fn parse(walk: &Walk) -> Parsed {
         };
         item.ent_physical = short_view(&item);
         // The seed files every contents row as a module.
-        item.ent_physical.insert("entPhysicalClass".into(), "module".into());
+        item.ent_physical
+            .insert("entPhysicalClass".into(), "module".into());
         parsed.items.push(item);
     }
     parsed
@@ -53,7 +60,11 @@ fn class_from_description(descr: &str) -> &'static str {
     let d = descr.to_ascii_lowercase();
     if d.contains("midplane") || d.contains("backplane") {
         "backplane"
-    } else if d.starts_with("pem") || d.contains("power") || d.starts_with("pdm") || d.starts_with("psu") {
+    } else if d.starts_with("pem")
+        || d.contains("power")
+        || d.starts_with("pdm")
+        || d.starts_with("psu")
+    {
         "powerSupply"
     } else if d.contains("fan") {
         "fan"
@@ -74,6 +85,9 @@ mod tests {
         assert_eq!(class_from_description("Top Tray Fan 3"), "fan");
         assert_eq!(class_from_description("Xcvr 0"), "port");
         assert_eq!(class_from_description("midplane"), "backplane");
-        assert_eq!(class_from_description("FPC: MPC7E 3D 40XGE @ 0/*/*"), "module");
+        assert_eq!(
+            class_from_description("FPC: MPC7E 3D 40XGE @ 0/*/*"),
+            "module"
+        );
     }
 }

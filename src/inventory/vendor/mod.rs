@@ -40,7 +40,9 @@ impl fmt::Display for Vendor {
 }
 
 /// Platform names (NetBox platform slug or name, lower-cased) known to be Cisco.
-const CISCO_PLATFORMS: [&str; 9] = ["ios", "iosxe", "ios-xe", "iosxr", "ios-xr", "nxos", "nx-os", "asa", "catos"];
+const CISCO_PLATFORMS: [&str; 9] = [
+    "ios", "iosxe", "ios-xe", "iosxr", "ios-xr", "nxos", "nx-os", "asa", "catos",
+];
 
 impl Vendor {
     /// The parser a platform name selects, or `None` when the platform is
@@ -51,7 +53,11 @@ impl Vendor {
             "" => None,
             "sros" | "timos" | "nokia" | "nokia_sros" => Some(Vendor::Nokia),
             "junos" | "juniper" | "juniper_junos" => Some(Vendor::Juniper),
-            _ if p.contains("cisco") || CISCO_PLATFORMS.iter().any(|c| p == *c || p.starts_with(&format!("{c}_"))) => {
+            _ if p.contains("cisco")
+                || CISCO_PLATFORMS
+                    .iter()
+                    .any(|c| p == *c || p.starts_with(&format!("{c}_"))) =>
+            {
                 Some(Vendor::Cisco)
             }
             _ => None,
@@ -94,7 +100,9 @@ impl Vendor {
         let mut parsed = match self {
             Vendor::Cisco => {
                 let primary = entity::parse(walk);
-                if primary.items.iter().any(|i| !i.serial.is_empty()) || !has_any(walk, &cisco_legacy::SUBTREES) {
+                if primary.items.iter().any(|i| !i.serial.is_empty())
+                    || !has_any(walk, &cisco_legacy::SUBTREES)
+                {
                     primary
                 } else {
                     let mut legacy = cisco_legacy::parse(walk);
@@ -113,7 +121,11 @@ impl Vendor {
 
     /// True when the primary walk gave no serial, so the fallback is worth walking.
     pub fn needs_fallback(self, walk: &Walk) -> bool {
-        !self.fallback_subtrees().is_empty() && !entity::parse(walk).items.iter().any(|i| !i.serial.is_empty())
+        !self.fallback_subtrees().is_empty()
+            && !entity::parse(walk)
+                .items
+                .iter()
+                .any(|i| !i.serial.is_empty())
     }
 }
 
@@ -126,7 +138,9 @@ fn has_any(walk: &Walk, subtrees: &[&str]) -> bool {
 
 /// A column as trimmed display text ("" when absent), the seed's `stripper()`.
 fn text(row: &Row<'_>, column: u32) -> String {
-    row.get(&column).map(|v| v.render().trim().to_owned()).unwrap_or_default()
+    row.get(&column)
+        .map(|v| v.render().trim().to_owned())
+        .unwrap_or_default()
 }
 
 fn int(row: &Row<'_>, column: u32) -> Option<i64> {
@@ -135,7 +149,9 @@ fn int(row: &Row<'_>, column: u32) -> Option<i64> {
 
 /// The serial column, cleaned; binary octets stay visible as hex.
 fn serial_of(value: Option<&&Value>) -> String {
-    value.map(|v| serial::clean(&v.render())).unwrap_or_default()
+    value
+        .map(|v| serial::clean(&v.render()))
+        .unwrap_or_default()
 }
 
 /// The five-key view the seed tool builds for its non-Cisco handlers.
@@ -160,12 +176,27 @@ mod tests {
     fn choice_follows_platform_then_enterprise() {
         let oid = |s: &str| s.parse::<Oid>().unwrap();
         assert_eq!(Vendor::choose("SROS", None), Vendor::Nokia);
-        assert_eq!(Vendor::choose("junos", Some(&oid("1.3.6.1.4.1.9.1.1"))), Vendor::Juniper);
+        assert_eq!(
+            Vendor::choose("junos", Some(&oid("1.3.6.1.4.1.9.1.1"))),
+            Vendor::Juniper
+        );
         assert_eq!(Vendor::choose("ios-xe", None), Vendor::Cisco);
-        assert_eq!(Vendor::choose("", Some(&oid("1.3.6.1.4.1.2636.1.1.1.2.21"))), Vendor::Juniper);
-        assert_eq!(Vendor::choose("eos", Some(&oid("1.3.6.1.4.1.30065.1"))), Vendor::Generic);
-        assert_eq!(Vendor::choose("", Some(&oid("1.3.6.1.4.1.6527.1.3.17"))), Vendor::Nokia);
-        assert_eq!(Vendor::choose("", Some(&oid("1.3.6.1.4.1.9.1.366"))), Vendor::Cisco);
+        assert_eq!(
+            Vendor::choose("", Some(&oid("1.3.6.1.4.1.2636.1.1.1.2.21"))),
+            Vendor::Juniper
+        );
+        assert_eq!(
+            Vendor::choose("eos", Some(&oid("1.3.6.1.4.1.30065.1"))),
+            Vendor::Generic
+        );
+        assert_eq!(
+            Vendor::choose("", Some(&oid("1.3.6.1.4.1.6527.1.3.17"))),
+            Vendor::Nokia
+        );
+        assert_eq!(
+            Vendor::choose("", Some(&oid("1.3.6.1.4.1.9.1.366"))),
+            Vendor::Cisco
+        );
         assert_eq!(Vendor::choose("", None), Vendor::Generic);
     }
 }

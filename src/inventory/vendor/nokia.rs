@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{int, short_view, text, serial_of};
+use super::{int, serial_of, short_view, text};
 use crate::inventory::{Item, Parsed, resolve_paths};
 use crate::snmp::oid::oid;
 use crate::walk::{Walk, index_text};
@@ -22,10 +22,10 @@ fn hw_class(n: i64) -> (&'static str, &'static str) {
         6 => ("fan", "fan"),
         7 => ("sensor", "sensor"),
         8..=11 => ("module", "-"),
-        12 => ("module", "module"),        // flash disk
+        12 => ("module", "module"), // flash disk
         13 => ("port", "port"),
-        21 => ("container", "container"),  // power shelf
-        _ => ("module", "module"),         // power shelf controllers, CPM carriers, XIOMs, …
+        21 => ("container", "container"), // power shelf
+        _ => ("module", "module"),        // power shelf controllers, CPM carriers, XIOMs, …
     }
 }
 
@@ -62,7 +62,9 @@ pub fn parse(walk: &Walk) -> Parsed {
         // Index is chassis.hwIndex; containment (column 13) is a hwIndex in the same chassis.
         let chassis = index.first().copied().unwrap_or(1);
         let key = index_text(&index);
-        let parent = int(&row, 13).filter(|&p| p > 0).map(|p| format!("{chassis}.{p}"));
+        let parent = int(&row, 13)
+            .filter(|&p| p > 0)
+            .map(|p| format!("{chassis}.{p}"));
         names.insert(key.clone(), (text(&row, 8), parent.clone()));
         let serial = serial_of(row.get(&5));
         if serial.is_empty() {
@@ -80,7 +82,8 @@ pub fn parse(walk: &Walk) -> Parsed {
             ..Item::default()
         };
         item.ent_physical = short_view(&item);
-        item.ent_physical.insert("entPhysicalClass".into(), seed_class.into());
+        item.ent_physical
+            .insert("entPhysicalClass".into(), seed_class.into());
         parsed.items.push(item);
     }
     for (index, row) in walk.table(&oid(PORT_ENTRY)) {

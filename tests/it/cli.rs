@@ -1,0 +1,156 @@
+//! Settings precedence, validation messages and exit codes.
+
+use crate::support::*;
+
+#[test]
+fn precedence_is_flag_then_environment_then_env_file() {
+    let recs = recordings(&[("cisco-c3750", "right")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("targets.csv"),
+        format!("name,address\nr1,{}\n", agent.addr),
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("custom.env"),
+        "SNMP_VERSION=2\nSNMP_COMMUNITY=wrong\n",
+    )
+    .unwrap();
+    let base = || {
+        Invmon::new(work.path()).args([
+            "collect",
+            "--env-file",
+            "custom.env",
+            "--targets",
+            "targets.csv",
+            "--snmp-timeout",
+            "0.3",
+        ])
+    };
+    // env file alone: the wrong community.
+    assert_eq!(base().run().code, Some(3));
+    // the environment beats the env file.
+    let run = base().env("SNMP_COMMUNITY", "right").run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    // a flag beats the environment.
+    let run = base()
+        .env("SNMP_COMMUNITY", "wrong")
+        .args(["--snmp-community", "right"])
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let run = base()
+        .env("SNMP_COMMUNITY", "right")
+        .env("SNMP_VERSION", "3")
+        .args(["--snmp-version", "2"])
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+}
+
+#[test]
+fn invalid_settings_fail_fast_naming_the_setting() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("t.csv"), "name,address\nr1,127.0.0.1\n").unwrap();
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 6] = [
+        (
+            &["--snmp-timeout", "soon"],
+            &[("SNMP_COMMUNITY", "c")],
+            "SNMP_TIMEOUT (--snmp-timeout): \"soon\"",
+        ),
+        (
+            &[],
+            &[("SNMP_COMMUNITY", "c"), ("PARALLEL_JOBS", "0")],
+            "PARALLEL_JOBS (--parallel-jobs): \"0\"",
+        ),
+        (
+            &[],
+            &[
+                ("SNMP_USER", "u"),
+                ("SNMP_AUTH", "a"),
+                ("SNMP_PRIVACY", "p"),
+                ("SNMP_PRIVACY_METHOD", "3DES"),
+            ],
+            "3DES privacy is not supported",
+        ),
+        (
+            &[],
+            &[("SNMP_VERSION", "1")],
+            "SNMP_VERSION (--snmp-version): \"1\" is not a supported SNMP version",
+        ),
+        (
+            &[],
+            &[
+                ("SNMP_USER", "u"),
+                ("SNMP_SECURITY", "authPriv"),
+                ("SNMP_AUTH", "a"),
+            ],
+            "SNMP_PRIVACY (--snmp-privacy) is not set",
+        ),
+        (&[], &[], "no usable SNMP credentials"),
+    ];
+    for (args, env, expected) in cases {
+        let mut cmd = Invmon::new(work.path())
+            .args(["collect", "--targets", "t.csv"])
+            .args(args);
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        let run = cmd.run();
+        assert_eq!(run.code, Some(1), "{expected}: {}", run.all());
+        assert!(
+            run.stderr.contains(expected),
+            "expected {expected:?} in {}",
+            run.stderr
+        );
+    }
+    let run = Invmon::new(work.path())
+        .args(["collect", "--env-file", "missing.env"])
+        .run();
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("env file missing.env"),
+        "{}",
+        run.stderr
+    );
+    let run = Invmon::new(work.path()).args(["collect", "--bogus"]).run();
+    assert_eq!(run.code, Some(2), "usage errors exit 2");
+    let run = Invmon::new(work.path())
+        .args(["replay", "--dir", ".", "--listen", "0.0.0.0:1161"])
+        .run();
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("not a loopback address"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn seed_names_are_accepted() {
+    let work = tempfile::tempdir().unwrap();
+    let run = Invmon::new(work.path()).args(["collect", "--help"]).run();
+    for flag in [
+        "--env-file",
+        "--device",
+        "--snmp-version",
+        "--snmp-community",
+        "--snmp-user",
+        "--snmp-auth",
+        "--snmp-auth-method",
+        "--snmp-privacy",
+        "--snmp-privacy-method",
+        "--snmp-security",
+        "--snmp-timeout",
+        "--snmp-retries",
+        "--parallel-jobs",
+        "--log-level",
+        "--debug-dump",
+    ] {
+        assert!(
+            run.stdout.contains(flag),
+            "{flag} missing from collect --help"
+        );
+    }
+    assert!(run.stdout.contains("-d, --device"));
+}

@@ -1,0 +1,351 @@
+//! Bad input ends in a clear message, a failed (or partial) snapshot where
+//! applicable, and every other device collected.
+
+use invmon::snapshot::Status;
+
+use crate::collect::v3_users;
+use crate::support::misbehave::{Fault, Misbehaving};
+use crate::support::*;
+
+/// One good device plus one faulty one; returns the faulty one's snapshot.
+fn with_good_neighbour(
+    faulty: impl FnOnce(Fleet) -> Fleet,
+) -> (tempfile::TempDir, Run, invmon::snapshot::Snapshot) {
+    let recs = recordings(&[("cisco-c3750", "good")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    faulty(Fleet::new().v2c("good", &agent.addr, "good")).write(work.path());
+    let run = collect(work.path()).run();
+    let good = latest(work.path(), "good");
+    assert_eq!(
+        good.outcome.status,
+        Status::Ok,
+        "the healthy device is collected: {}",
+        run.all()
+    );
+    assert_eq!(run.code, Some(3), "{}", run.all());
+    let bad = latest(work.path(), "bad");
+    (work, run, bad)
+}
+
+#[test]
+fn wrong_community_times_out_into_a_failed_snapshot() {
+    let recs = recordings(&[("cisco-c3750", "cisco-c3750")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let (_w, run, bad) = with_good_neighbour(|f| f.v2c("bad", &agent.addr, "no-such-community"));
+    assert_eq!(bad.outcome.status, Status::Failed);
+    assert!(
+        bad.outcome
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no answer within"),
+        "{:?}",
+        bad.outcome
+    );
+    assert!(
+        run.stdout.contains("failed bad: no SNMP answer"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        bad.checkin.sources["SNMP Inventory"]
+            .managed_items
+            .is_empty()
+    );
+}
+
+#[test]
+fn closed_port_fails_fast() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (_w, _run, bad) = with_good_neighbour(|f| f.v2c("bad", &port.to_string(), "x"));
+    assert_eq!(bad.outcome.status, Status::Failed);
+    let reason = bad.outcome.reason.unwrap();
+    assert!(
+        reason.contains("connection refused") || reason.contains("no answer"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn each_wrong_v3_secret_names_the_setting() {
+    let recs = recordings(&[("cisco-c3750", "cisco-c3750")]);
+    let users = v3_users();
+    let agent = Replay::start(
+        recs.path(),
+        &users.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    // user2 is SHA + AES.
+    let cases = [
+        (("SNMP_USER", "nobody"), "SNMP_USER"),
+        (("SNMP_AUTH", "wrongauth1"), "SNMP_AUTH"),
+        (("SNMP_AUTH_METHOD", "MD5"), "SNMP_AUTH"),
+        (("SNMP_PRIVACY", "wrongpriv1"), "SNMP_PRIVACY"),
+        (("SNMP_PRIVACY_METHOD", "DES"), "SNMP_PRIVACY"),
+    ];
+    for ((key, value), named) in cases {
+        let mut settings = vec![
+            ("SNMP_USER", "user2"),
+            ("SNMP_CONTEXT", "cisco-c3750"),
+            ("SNMP_AUTH_METHOD", "SHA"),
+            ("SNMP_AUTH", "authpass123"),
+            ("SNMP_PRIVACY_METHOD", "AES"),
+            ("SNMP_PRIVACY", "privpass123"),
+        ];
+        settings
+            .iter_mut()
+            .filter(|(k, _)| *k == key)
+            .for_each(|s| s.1 = value);
+        let (_w, _run, bad) = with_good_neighbour(|f| f.v3("bad", &agent.addr, &settings));
+        assert_eq!(bad.outcome.status, Status::Failed, "{key}");
+        let reason = bad.outcome.reason.unwrap();
+        assert!(
+            reason.contains(&format!("check {named}")),
+            "wrong {key}: {reason}"
+        );
+        assert!(
+            !reason.contains(value) || key == "SNMP_USER" || key.ends_with("METHOD"),
+            "secret in message: {reason}"
+        );
+    }
+}
+
+#[test]
+fn device_that_stops_answering_mid_walk_is_partial() {
+    let agent = Misbehaving::start("cisco-c3750", Fault::SilentAfter(6));
+    let (_w, _run, bad) = with_good_neighbour(|f| f.v2c("bad", &agent.addr, "x"));
+    assert_eq!(bad.outcome.status, Status::Partial, "{:?}", bad.outcome);
+    assert!(
+        bad.outcome
+            .reason
+            .unwrap()
+            .contains("walk of 1.3.6.1.2.1.47.1.1.1.1 failed: no answer")
+    );
+}
+
+#[test]
+fn non_increasing_oids_stop_the_walk() {
+    let agent = Misbehaving::start("cisco-c3750", Fault::NonIncreasing);
+    let (_w, _run, bad) = with_good_neighbour(|f| f.v2c("bad", &agent.addr, "x"));
+    assert_eq!(bad.outcome.status, Status::Partial, "{:?}", bad.outcome);
+    assert!(bad.outcome.reason.unwrap().contains("non-increasing OIDs"));
+}
+
+#[test]
+fn undecodable_value_stops_the_walk() {
+    let agent = Misbehaving::start("cisco-c3750", Fault::UnknownTag);
+    let (_w, _run, bad) = with_good_neighbour(|f| f.v2c("bad", &agent.addr, "x"));
+    assert_ne!(bad.outcome.status, Status::Ok, "{:?}", bad.outcome);
+    let reason = bad.outcome.reason.unwrap();
+    assert!(
+        reason.contains("cannot read after 1.3.6.1.2.1.47.1.1.1.1.10."),
+        "{reason}"
+    );
+}
+
+#[test]
+fn late_reply_does_not_poison_the_session() {
+    let agent = Misbehaving::start(
+        "cisco-c3750",
+        Fault::LateFirstBulk(std::time::Duration::from_millis(700)),
+    );
+    let work = tempfile::tempdir().unwrap();
+    Fleet::new().v2c("r1", &agent.addr, "x").write(work.path());
+    let run = collect(work.path()).args(["--snmp-retries", "2"]).run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let snap = latest(work.path(), "r1");
+    assert_eq!(
+        sorted(present_items(&snap)),
+        sorted(expected_items("cisco-c3750"))
+    );
+    let facts = &snap.checkin.sources["SNMP Inventory"].facts;
+    assert!(
+        facts["walk_reconnects"].parse::<u32>().unwrap() >= 1,
+        "{facts:?}"
+    );
+}
+
+#[test]
+fn agent_ignoring_getbulk_is_walked_with_getnext() {
+    let agent = Misbehaving::start("cisco-c3750", Fault::NoBulk);
+    let work = tempfile::tempdir().unwrap();
+    Fleet::new().v2c("r1", &agent.addr, "x").write(work.path());
+    let run = collect(work.path()).run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let snap = latest(work.path(), "r1");
+    assert_eq!(
+        snap.checkin.sources["SNMP Inventory"].facts["walk_mode"],
+        "getnext"
+    );
+    assert!(messages(&snap).contains("walked with GETNEXT"));
+    assert_eq!(
+        sorted(present_items(&snap)),
+        sorted(expected_items("cisco-c3750"))
+    );
+}
+
+#[test]
+fn unwritable_store_is_refused_before_walking() {
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("not-a-dir"), "").unwrap();
+    let run = Invmon::new(work.path())
+        .args([
+            "collect",
+            "--device",
+            "r1",
+            "--address",
+            "127.0.0.1:9",
+            "--snapshots",
+            "not-a-dir/store",
+        ])
+        .env("SNMP_COMMUNITY", "x")
+        .run();
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    assert!(
+        run.stderr.contains("snapshot store not-a-dir/store"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn hostile_device_name_stays_inside_the_store() {
+    let recs = recordings(&[("cisco-c3750", "cisco-c3750")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    let run = Invmon::new(work.path())
+        .args([
+            "collect",
+            "--device",
+            "../../etc/x",
+            "--address",
+            &agent.addr,
+            "--snapshots",
+            "store/inner",
+        ])
+        .env("SNMP_VERSION", "2")
+        .env("SNMP_COMMUNITY", "cisco-c3750")
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let dirs: Vec<String> = std::fs::read_dir(work.path().join("store/inner"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs, vec!["_.._.._etc_x"]);
+    assert!(!work.path().join("etc").exists() && !work.path().join("store/etc").exists());
+    let snap = invmon::snapshot::codec::read(
+        &std::fs::read_dir(work.path().join("store/inner/_.._.._etc_x"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert_eq!(
+        snap.device.name, "../../etc/x",
+        "the real name is kept inside"
+    );
+    let show = Invmon::new(work.path())
+        .args([
+            "snapshots",
+            "show",
+            "../../etc/x",
+            "--snapshots",
+            "store/inner",
+        ])
+        .run();
+    assert_eq!(show.code, Some(0), "{}", show.all());
+}
+
+#[test]
+fn bad_target_rows_are_reported_and_others_run() {
+    let recs = recordings(&[("cisco-c3750", "good")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    Fleet::new()
+        .v2c("good", &agent.addr, "good")
+        .write(work.path());
+    let mut csv = std::fs::read_to_string(work.path().join("targets.csv")).unwrap();
+    csv += "bad1,not an address,,,,,S1\n,127.0.0.1,,,,,S1\nbad3,127.0.0.1,,,,,NOSUCHSET\n";
+    std::fs::write(work.path().join("targets.csv"), csv).unwrap();
+    let run = collect(work.path()).run();
+    assert_eq!(run.code, Some(3), "{}", run.all());
+    assert!(run.stderr.contains("targets.csv:3: "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("targets.csv:4: name is empty"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("2 target rows skipped"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(latest(work.path(), "good").outcome.status, Status::Ok);
+    let unknown_set = latest(work.path(), "bad3");
+    assert!(
+        unknown_set
+            .outcome
+            .reason
+            .unwrap()
+            .contains("credential set \"NOSUCHSET\" is not defined")
+    );
+}
+
+#[test]
+fn corrupt_truncated_and_foreign_snapshots_are_named() {
+    let recs = recordings(&[("cisco-c3750", "r1")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    Fleet::new().v2c("r1", &agent.addr, "r1").write(work.path());
+    assert_eq!(collect(work.path()).run().code, Some(0));
+    let dir = work.path().join("snapshots/r1");
+    let good = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "2030-01-01T00-00-00.000Z",
+            bytes[..bytes.len() / 2].to_vec(),
+            "truncated or corrupt",
+        ),
+        (
+            "2030-01-02T00-00-00.000Z",
+            b"hello".to_vec(),
+            "not a zstd-compressed snapshot",
+        ),
+        (
+            "2030-01-03T00-00-00.000Z",
+            zstd::encode_all(&b"{\"some\": \"json\"}"[..], 3).unwrap(),
+            "not an invmon snapshot",
+        ),
+        (
+            "2030-01-04T00-00-00.000Z",
+            zstd::encode_all(&b"{\"format\": \"invmon-snapshot\", \"schema\": 99}"[..], 3).unwrap(),
+            "written by a newer invmon",
+        ),
+    ];
+    for (stamp, content, expected) in cases {
+        let path = dir.join(format!("{stamp}.json.zst"));
+        std::fs::write(&path, content).unwrap();
+        let run = Invmon::new(work.path())
+            .args(["snapshots", "show", "r1", "--at", stamp])
+            .run();
+        assert_eq!(run.code, Some(1), "{}", run.all());
+        let named = format!("snapshots/r1/{stamp}.json.zst");
+        assert!(
+            run.stderr.contains(&named) && run.stderr.contains(expected),
+            "{}",
+            run.stderr
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+}

@@ -1,0 +1,239 @@
+//! Shared test helpers: the invmon binary with a clean environment, a replay
+//! agent, fleets of recorded devices, and a misbehaving agent.
+
+pub mod misbehave;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use invmon::snapshot::Snapshot;
+use invmon::snapshot::checkin::INVENTORY_SOURCE;
+use invmon::snapshot::store::{Selector, Store};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn walks() -> PathBuf {
+    fixtures().join("walks")
+}
+
+/// `invmon` run in `dir` with only the environment a test gives it.
+pub struct Invmon {
+    cmd: Command,
+}
+
+impl Invmon {
+    pub fn new(dir: &Path) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_invmon"));
+        cmd.current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        Invmon { cmd }
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(mut self, args: I) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let out: Output = self.cmd.output().expect("invmon runs");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// `invmon replay` on a free loopback port; stopped when dropped.
+pub struct Replay {
+    child: Child,
+    pub addr: String,
+}
+
+impl Replay {
+    pub fn start(dir: &Path, users: &[&str]) -> Replay {
+        let work = tempfile::tempdir().unwrap().keep();
+        let users_file = work.join("users");
+        std::fs::write(&users_file, users.join("\n")).unwrap();
+        let ready = work.join("ready");
+        let child = Command::new(env!("CARGO_BIN_EXE_invmon"))
+            .current_dir(&work)
+            .env_clear()
+            .args([
+                "replay",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-level",
+                "WARNING",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--v3-users-file")
+            .arg(&users_file)
+            .arg("--ready-file")
+            .arg(&ready)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("replay starts");
+        let mut replay = Replay {
+            child,
+            addr: String::new(),
+        };
+        let started = Instant::now();
+        loop {
+            if let Ok(addr) = std::fs::read_to_string(&ready)
+                && !addr.is_empty()
+            {
+                replay.addr = addr;
+                return replay;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "replay agent did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Devices for a targets file: (device name, address, community or context, extra set lines).
+pub struct Fleet {
+    rows: Vec<String>,
+    env: Vec<String>,
+}
+
+impl Fleet {
+    pub fn new() -> Fleet {
+        Fleet {
+            rows: vec!["name,address,platform,site,location,netbox_id,credentials".into()],
+            env: Vec::new(),
+        }
+    }
+
+    /// A device answering v2c with `community`.
+    pub fn v2c(mut self, name: &str, addr: &str, community: &str) -> Fleet {
+        let set = format!("S{}", self.rows.len());
+        self.rows.push(format!("{name},{addr},,,,,{set}"));
+        self.env.push(format!("SNMP_VERSION__{set}=2"));
+        self.env.push(format!("SNMP_COMMUNITY__{set}={community}"));
+        self
+    }
+
+    /// A device answering v3 with the given set variables (without the `__SET` suffix).
+    pub fn v3(mut self, name: &str, addr: &str, settings: &[(&str, &str)]) -> Fleet {
+        let set = format!("S{}", self.rows.len());
+        self.rows.push(format!("{name},{addr},,,,,{set}"));
+        self.env.push(format!("SNMP_VERSION__{set}=3"));
+        for (k, v) in settings {
+            self.env.push(format!("{k}__{set}={v}"));
+        }
+        self
+    }
+
+    /// Writes `targets.csv` and `fleet.env` into `dir`.
+    pub fn write(&self, dir: &Path) {
+        std::fs::write(dir.join("targets.csv"), self.rows.join("\n") + "\n").unwrap();
+        std::fs::write(dir.join("fleet.env"), self.env.join("\n") + "\n").unwrap();
+    }
+}
+
+/// `invmon collect` of the fleet written into `dir`, store `dir/snapshots`.
+pub fn collect(dir: &Path) -> Invmon {
+    Invmon::new(dir).args([
+        "collect",
+        "--env-file",
+        "fleet.env",
+        "--targets",
+        "targets.csv",
+        "--snapshots",
+        "snapshots",
+        "--snmp-timeout",
+        "0.5",
+    ])
+}
+
+pub fn latest(dir: &Path, device: &str) -> Snapshot {
+    let store = Store::new(dir.join("snapshots"));
+    let entry = store.select(device, &Selector::Latest(0)).unwrap();
+    invmon::snapshot::codec::read(&entry.path).unwrap()
+}
+
+pub fn messages(snapshot: &Snapshot) -> String {
+    snapshot.checkin.sources[INVENTORY_SOURCE]
+        .messages
+        .iter()
+        .map(|m| format!("{:?}: {}", m.message_type, m.text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The items a snapshot records as present.
+pub fn present_items(snapshot: &Snapshot) -> Vec<invmon::inventory::Item> {
+    snapshot.checkin.sources[INVENTORY_SOURCE]
+        .managed_items
+        .values()
+        .filter(|m| m.status == invmon::snapshot::checkin::ItemStatus::Present)
+        .map(|m| m.item().expect("item data"))
+        .collect()
+}
+
+/// What the parser makes of a fixture recording, offline.
+pub fn expected_items(recording: &str) -> Vec<invmon::inventory::Item> {
+    let walk = invmon::walk::snmprec::read(&walks().join(format!("{recording}.snmprec"))).unwrap();
+    let oid = "1.3.6.1.2.1.1.2.0".parse().unwrap();
+    let sys = match walk.get(&oid) {
+        Some(invmon::snmp::Value::ObjectIdentifier(o)) => Some(o.clone()),
+        _ => None,
+    };
+    invmon::inventory::vendor::Vendor::choose("", sys.as_ref())
+        .parse(&walk)
+        .items
+}
+
+/// Copies fixture recordings into a fresh directory, optionally renamed.
+pub fn recordings(pairs: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in pairs {
+        std::fs::copy(
+            walks().join(format!("{from}.snmprec")),
+            dir.path().join(format!("{to}.snmprec")),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+pub fn sorted(mut items: Vec<invmon::inventory::Item>) -> Vec<invmon::inventory::Item> {
+    items.sort_by(|a, b| a.index.cmp(&b.index));
+    items
+}
