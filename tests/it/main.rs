@@ -5,4 +5,5 @@ mod collect;
 mod faults;
 mod golden;
 mod secrets;
+mod snmpsim;
 mod support;

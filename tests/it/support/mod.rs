@@ -136,7 +136,8 @@ impl Fleet {
     pub fn new() -> Fleet {
         Fleet {
             rows: vec!["name,address,platform,site,location,netbox_id,credentials".into()],
-            env: Vec::new(),
+            // Loopback agents answer in milliseconds; flags still override this.
+            env: vec!["SNMP_TIMEOUT=0.5".to_owned()],
         }
     }
 
@@ -177,8 +178,6 @@ pub fn collect(dir: &Path) -> Invmon {
         "targets.csv",
         "--snapshots",
         "snapshots",
-        "--snmp-timeout",
-        "0.5",
     ])
 }
 
