@@ -200,3 +200,75 @@ mod tests {
         assert_eq!(Vendor::choose("", None), Vendor::Generic);
     }
 }
+
+#[cfg(test)]
+mod seed_fix_tests {
+    //! The seed tool's documented mistakes, fixed on purpose (docs/seed-differences.md).
+
+    use super::*;
+    use crate::walk::snmprec;
+
+    fn parse(vendor: Vendor, text: &str) -> Vec<Item> {
+        vendor.parse(&snmprec::parse(text, "test").unwrap()).items
+    }
+
+    #[test]
+    fn juniper_rows_differing_only_in_the_last_index_stay_apart() {
+        let items = parse(
+            Vendor::Juniper,
+            "1.3.6.1.4.1.2636.3.1.8.1.6.7.1.0.1|4|Xcvr 1\n1.3.6.1.4.1.2636.3.1.8.1.6.7.1.0.2|4|Xcvr 2\n\
+             1.3.6.1.4.1.2636.3.1.8.1.7.7.1.0.1|4|XCVR00001\n1.3.6.1.4.1.2636.3.1.8.1.7.7.1.0.2|4|XCVR00002\n",
+        );
+        let ids: Vec<(&str, &str)> = items.iter().map(|i| (i.index.as_str(), i.serial.as_str())).collect();
+        assert_eq!(ids, vec![("7.1.0.1", "XCVR00001"), ("7.1.0.2", "XCVR00002")]);
+        assert!(items.iter().all(|i| i.class == "port" && i.ent_physical["entPhysicalClass"] == "module"));
+    }
+
+    #[test]
+    fn nokia_reads_every_chassis_and_ignores_ports_without_optics() {
+        let items = parse(
+            Vendor::Nokia,
+            "1.3.6.1.4.1.6527.3.1.2.2.1.8.1.5.2.50331649|4|NS00000002\n1.3.6.1.4.1.6527.3.1.2.2.1.8.1.7.2.50331649|2|3\n\
+             1.3.6.1.4.1.6527.3.1.2.2.1.8.1.8.2.50331649|4|Chassis 2\n\
+             1.3.6.1.4.1.6527.3.1.2.2.4.2.1.25.1.35684352|2|0\n1.3.6.1.4.1.6527.3.1.2.2.4.2.1.45.1.35684352|4|\n\
+             1.3.6.1.4.1.6527.3.1.2.2.4.2.1.25.1.35684353|2|17\n1.3.6.1.4.1.6527.3.1.2.2.4.2.1.45.1.35684353|4|QSFP28SN01\n",
+        );
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[0].index.as_str(), items[0].class.as_str(), items[0].name.as_str()), ("2.50331649", "chassis", "Chassis 2"));
+        assert_eq!(items[1].description, "QSFP28 transceiver");
+    }
+
+    #[test]
+    fn entity_serials_are_cleaned() {
+        let items = parse(
+            Vendor::Generic,
+            "1.3.6.1.2.1.47.1.1.1.1.5.1|2|3\n1.3.6.1.2.1.47.1.1.1.1.11.1|4x|2246444f32353331305a58560a22\n\
+             1.3.6.1.2.1.47.1.1.1.1.5.2|2|6\n1.3.6.1.2.1.47.1.1.1.1.11.2|4x|4c49543136313430545238000000\n\
+             1.3.6.1.2.1.47.1.1.1.1.5.3|2|9\n1.3.6.1.2.1.47.1.1.1.1.11.3|4x|00ff10e9\n\
+             1.3.6.1.2.1.47.1.1.1.1.5.4|2|9\n1.3.6.1.2.1.47.1.1.1.1.11.4|4|BUILTIN\n",
+        );
+        let serials: Vec<&str> = items.iter().map(|i| i.serial.as_str()).collect();
+        assert_eq!(serials, vec!["FDO25310ZXV", "LIT16140TR8", "0x00ff10e9", "BUILTIN"]);
+        assert_eq!(items[0].ent_physical["entPhysicalSerialNum"], "FDO25310ZXV");
+        assert!(items[2].serial_issue.as_deref().unwrap().contains("binary"));
+        assert!(items[3].serial_issue.as_deref().unwrap().contains("BUILTIN"));
+        assert!(!items[3].seed_eligible());
+    }
+
+    #[test]
+    fn legacy_cisco_chassis_serial_is_reported() {
+        let walk = "1.3.6.1.4.1.9.3.6.3.0|4|CAT0625X0DP\n1.3.6.1.4.1.9.3.6.11.1.3.5|4|NM-1FE\n1.3.6.1.4.1.9.3.6.11.1.4.5|2|0\n\
+                    1.3.6.1.4.1.9.3.6.11.1.7.5|2|1\n1.3.6.1.4.1.9.3.6.11.1.3.6|4|NM-4T\n1.3.6.1.4.1.9.3.6.11.1.4.6|2|12345678\n\
+                    1.3.6.1.4.1.9.3.6.11.1.7.6|2|2\n";
+        let items = parse(Vendor::Cisco, walk);
+        let got: Vec<(&str, &str, &str)> = items.iter().map(|i| (i.name.as_str(), i.serial.as_str(), i.class.as_str())).collect();
+        assert_eq!(got, vec![("Chassis", "CAT0625X0DP", "chassis"), ("Slot 2", "12345678", "module")]);
+    }
+
+    #[test]
+    fn missing_serial_column_is_a_warning_not_silence() {
+        let parsed = Vendor::Generic.parse(&snmprec::parse("1.3.6.1.2.1.47.1.1.1.1.7.1|4|Chassis\n", "t").unwrap());
+        assert!(parsed.items.is_empty());
+        assert!(parsed.notices[0].text.contains("no entPhysicalSerialNum column"));
+    }
+}
