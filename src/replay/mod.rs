@@ -17,25 +17,27 @@ use async_snmp::handler::{
 use async_snmp::{AuthProtocol, AuthoritativeEngine, PrivProtocol, VarBind};
 use bytes::Bytes;
 
+use crate::snmp::Value;
 use crate::snmp::usm::{self, KeyExtension};
-use crate::snmp::{Oid, Value};
 use crate::walk::snmprec;
 
-/// One recording, sorted for binary search.
+/// One recording in the agent's own types, sorted for binary search, so a
+/// request costs no conversion or allocation.
 struct Recording {
-    rows: Vec<(Oid, async_snmp::Value)>,
+    rows: Vec<(async_snmp::Oid, async_snmp::Value)>,
 }
 
 impl Recording {
-    fn get(&self, oid: &Oid) -> Option<&async_snmp::Value> {
+    fn get(&self, oid: &[u32]) -> Option<&async_snmp::Value> {
         self.rows
-            .binary_search_by(|(o, _)| o.cmp(oid))
+            .binary_search_by(|(o, _)| o.arcs().cmp(oid))
             .ok()
             .map(|i| &self.rows[i].1)
     }
 
-    fn next(&self, oid: &Oid) -> Option<&(Oid, async_snmp::Value)> {
-        self.rows.get(self.rows.partition_point(|(o, _)| o <= oid))
+    fn next(&self, oid: &[u32]) -> Option<&(async_snmp::Oid, async_snmp::Value)> {
+        self.rows
+            .get(self.rows.partition_point(|(o, _)| o.arcs() <= oid))
     }
 }
 
@@ -81,25 +83,33 @@ fn wire(value: &Value) -> async_snmp::Value {
 }
 
 impl Recordings {
-    /// Loads every `*.snmprec` in `dir` (not recursive).
+    /// Loads every `*.snmprec` under `dir`. As in snmpsim, a recording's name is
+    /// its path relative to `dir` without the extension (`switch/c3750`).
     pub fn load(dir: &Path, default: Option<&str>) -> Result<Recordings, ReplayError> {
         let bad = |why: String| ReplayError::Dir {
             path: dir.display().to_string(),
             why,
         };
         let mut by_name = HashMap::new();
-        for entry in std::fs::read_dir(dir).map_err(|e| bad(e.to_string()))? {
-            let path = entry.map_err(|e| bad(e.to_string()))?.path();
-            if path.extension().is_none_or(|e| e != "snmprec") {
+        for entry in walkdir::WalkDir::new(dir)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| bad(e.to_string()))?;
+            let path = entry.path();
+            if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "snmprec") {
                 continue;
             }
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let walk = snmprec::read(&path)?;
-            let rows = walk.iter().map(|(o, v)| (o.clone(), wire(v))).collect();
-            by_name.insert(Bytes::from(stem), Arc::new(Recording { rows }));
+            let name = path.strip_prefix(dir).unwrap_or(path).with_extension("");
+            let name = name
+                .to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/");
+            let walk = snmprec::read(path)?;
+            let rows = walk
+                .iter()
+                .map(|(o, v)| (async_snmp::Oid::from_slice(o.arcs()), wire(v)))
+                .collect();
+            by_name.insert(Bytes::from(name), Arc::new(Recording { rows }));
         }
         if by_name.is_empty() {
             return Err(bad("no .snmprec recordings".into()));
@@ -127,22 +137,18 @@ impl Recordings {
     }
 
     fn for_request(&self, ctx: &RequestContext) -> Option<&Recording> {
-        let key = match ctx.version() {
-            async_snmp::Version::V3 => ctx.context_name().clone(),
-            _ => Bytes::copy_from_slice(ctx.security_name().as_bytes()),
+        let key: &[u8] = match ctx.version() {
+            async_snmp::Version::V3 => ctx.context_name(),
+            _ => ctx.security_name().as_bytes(),
         };
         if key.is_empty() {
             return self.default.as_deref();
         }
-        self.by_name.get(&key).map(Arc::as_ref)
+        self.by_name.get(key).map(Arc::as_ref)
     }
 }
 
 struct Handler(Arc<Recordings>);
-
-fn ours(oid: &async_snmp::Oid) -> Oid {
-    Oid::from_arcs(oid.arcs().to_vec())
-}
 
 impl MibHandler for Handler {
     fn get<'a>(
@@ -154,7 +160,7 @@ impl MibHandler for Handler {
             let Some(rec) = self.0.for_request(ctx) else {
                 return Ok(GetResult::NoSuchObject);
             };
-            Ok(match rec.get(&ours(oid)) {
+            Ok(match rec.get(oid.arcs()) {
                 Some(v) => GetResult::Value(v.clone()),
                 None => GetResult::NoSuchInstance,
             })
@@ -170,11 +176,8 @@ impl MibHandler for Handler {
             let Some(rec) = self.0.for_request(ctx) else {
                 return Ok(GetNextResult::EndOfMibView);
             };
-            Ok(match rec.next(&ours(oid)) {
-                Some((o, v)) => GetNextResult::Value(VarBind::new(
-                    async_snmp::Oid::from_slice(o.arcs()),
-                    v.clone(),
-                )),
+            Ok(match rec.next(oid.arcs()) {
+                Some((o, v)) => GetNextResult::Value(VarBind::new(o.clone(), v.clone())),
                 None => GetNextResult::EndOfMibView,
             })
         })

@@ -8,13 +8,31 @@ use std::collections::BTreeMap;
 
 use crate::snmp::{Oid, Value};
 
+/// Rows sorted by OID. Walkers deliver rows in order, so inserting is an
+/// append in the common case; lookups are binary searches.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Walk {
-    rows: BTreeMap<Oid, Value>,
+    rows: Vec<(Oid, Value)>,
 }
 
-/// One table row: column number → value.
-pub type Row<'a> = BTreeMap<u32, &'a Value>;
+/// One table row: the columns present, in column order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row<'a> {
+    cells: Vec<(u32, &'a Value)>,
+}
+
+impl<'a> Row<'a> {
+    pub fn get(&self, column: u32) -> Option<&'a Value> {
+        self.cells
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, v)| *v)
+    }
+
+    pub fn has(&self, column: u32) -> bool {
+        self.get(column).is_some()
+    }
+}
 
 impl Walk {
     pub fn new() -> Self {
@@ -22,11 +40,21 @@ impl Walk {
     }
 
     pub fn insert(&mut self, oid: Oid, value: Value) {
-        self.rows.insert(oid, value);
+        match self.rows.last() {
+            Some((last, _)) if *last < oid => self.rows.push((oid, value)),
+            None => self.rows.push((oid, value)),
+            _ => match self.rows.binary_search_by(|(o, _)| o.cmp(&oid)) {
+                Ok(i) => self.rows[i].1 = value,
+                Err(i) => self.rows.insert(i, (oid, value)),
+            },
+        }
     }
 
     pub fn get(&self, oid: &Oid) -> Option<&Value> {
-        self.rows.get(oid)
+        self.rows
+            .binary_search_by(|(o, _)| o.cmp(oid))
+            .ok()
+            .map(|i| &self.rows[i].1)
     }
 
     pub fn len(&self) -> usize {
@@ -38,44 +66,41 @@ impl Walk {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Oid, &Value)> {
-        self.rows.iter()
+        self.rows.iter().map(|(o, v)| (o, v))
     }
 
     /// Rows under `prefix`, with the arcs after it.
     pub fn subtree(&self, prefix: &Oid) -> impl Iterator<Item = (&[u32], &Value)> {
+        let start = self.rows.partition_point(|(o, _)| o < prefix);
         let prefix = prefix.clone();
-        self.rows
-            .range(prefix.clone()..)
+        self.rows[start..]
+            .iter()
             .map_while(move |(oid, v)| oid.suffix(&prefix).map(|s| (s, v)))
             .filter(|(s, _)| !s.is_empty())
     }
 
     /// A conceptual table under its entry OID (`…Table.1`): instance index →
     /// columns. Indexes are kept whole (multi-arc indexes stay distinct).
-    pub fn table(&self, entry: &Oid) -> BTreeMap<Vec<u32>, Row<'_>> {
-        let mut rows: BTreeMap<Vec<u32>, Row<'_>> = BTreeMap::new();
+    pub fn table(&self, entry: &Oid) -> BTreeMap<&[u32], Row<'_>> {
+        let mut rows: BTreeMap<&[u32], Row<'_>> = BTreeMap::new();
         for (suffix, value) in self.subtree(entry) {
             if let [column, index @ ..] = suffix
                 && !index.is_empty()
             {
-                rows.entry(index.to_vec())
-                    .or_default()
-                    .insert(*column, value);
+                rows.entry(index).or_default().cells.push((*column, value));
             }
         }
         rows
-    }
-
-    pub fn extend(&mut self, other: Walk) {
-        self.rows.extend(other.rows);
     }
 }
 
 impl FromIterator<(Oid, Value)> for Walk {
     fn from_iter<T: IntoIterator<Item = (Oid, Value)>>(iter: T) -> Self {
-        Self {
-            rows: iter.into_iter().collect(),
+        let mut walk = Walk::new();
+        for (o, v) in iter {
+            walk.insert(o, v);
         }
+        walk
     }
 }
 
@@ -86,4 +111,46 @@ pub fn index_text(index: &[u32]) -> String {
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oid(s: &str) -> Oid {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn out_of_order_inserts_stay_sorted_and_replace() {
+        let mut w = Walk::new();
+        for (o, v) in [
+            ("1.3.6.2", 2),
+            ("1.3.6.10", 10),
+            ("1.3.6.1", 1),
+            ("1.3.6.2", 20),
+        ] {
+            w.insert(oid(o), Value::Integer(v));
+        }
+        let order: Vec<String> = w.iter().map(|(o, _)| o.to_string()).collect();
+        assert_eq!(order, ["1.3.6.1", "1.3.6.2", "1.3.6.10"]);
+        assert_eq!(w.get(&oid("1.3.6.2")), Some(&Value::Integer(20)));
+    }
+
+    #[test]
+    fn tables_group_columns_by_whole_index() {
+        let w: Walk = [
+            ("1.3.9.1.2.7.1", 1),
+            ("1.3.9.1.2.7.2", 2),
+            ("1.3.9.1.3.7.1", 3),
+            ("1.3.9.2.1", 9),
+        ]
+        .into_iter()
+        .map(|(o, v)| (oid(o), Value::Integer(v)))
+        .collect();
+        let t = w.table(&oid("1.3.9.1"));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[&[7u32, 1][..]].get(3), Some(&Value::Integer(3)));
+        assert!(!t[&[7u32, 2][..]].has(3));
+    }
 }

@@ -23,21 +23,21 @@ pub fn parse(walk: &Walk) -> Parsed {
         item.ent_physical = short_view(&item);
         parsed.items.push(item);
     }
-    for (index, row) in walk.table(&oid(CARD_ENTRY)) {
+    for (index, row) in &walk.table(&oid(CARD_ENTRY)) {
         // cardSerial (column 4) is an INTEGER; 0 means the card has none.
-        let serial = int(&row, 4)
+        let serial = int(row, 4)
             .filter(|&n| n != 0)
             .map(|n| n.to_string())
             .unwrap_or_default();
         let mut item = Item {
-            index: index_text(&index),
+            index: index_text(index),
             class: "module".into(),
-            name: format!("Slot {}", text(&row, 7)),
-            description: text(&row, 3),
+            name: format!("Slot {}", text(row, 7)),
+            description: text(row, 3),
             serial,
-            hw_rev: text(&row, 5),
-            sw_rev: text(&row, 6),
-            parent: int(&row, 8).filter(|&p| p > 0).map(|p| p.to_string()),
+            hw_rev: text(row, 5),
+            sw_rev: text(row, 6),
+            parent: int(row, 8).filter(|&p| p > 0).map(|p| p.to_string()),
             ..Item::default()
         };
         item.ent_physical = short_view(&item);

@@ -28,6 +28,12 @@ const COLUMNS: [(u32, &str); 15] = [
     (16, "entPhysicalIsFRU"),
 ];
 
+/// True when any entity has a non-empty serial (without parsing the table).
+pub fn has_serial(walk: &Walk) -> bool {
+    walk.subtree(&oid(ENTRY).child(&[11]))
+        .any(|(_, v)| !serial_of(Some(v)).is_empty())
+}
+
 pub fn parse(walk: &Walk) -> Parsed {
     let table = walk.table(&oid(ENTRY));
     let mut parsed = Parsed::default();
@@ -47,8 +53,8 @@ pub fn parse(walk: &Walk) -> Parsed {
             .to_owned();
         let parent = int(row, 4).filter(|&p| p > 0).map(|p| p.to_string());
         names.insert(index.clone(), (text(row, 7), parent.clone()));
-        any_serial_column |= row.contains_key(&11);
-        let serial = serial_of(row.get(&11));
+        any_serial_column |= row.has(11);
+        let serial = serial_of(row.get(11));
         let is_fru = int(row, 16).map(|v| v == 1);
         let mut view: BTreeMap<String, String> = COLUMNS
             .iter()

@@ -33,16 +33,16 @@ pub fn parse(walk: &Walk) -> Parsed {
         parsed.items.push(chassis);
     }
     // The index is container.L1.L2.L3; all four parts identify the row.
-    for (index, row) in walk.table(&oid(CONTENTS_ENTRY)) {
-        let name = text(&row, 6);
+    for (index, row) in &walk.table(&oid(CONTENTS_ENTRY)) {
+        let name = text(row, 6);
         let mut item = Item {
-            index: index_text(&index),
+            index: index_text(index),
             class: class_from_description(&name).into(),
             description: name.clone(),
             name,
-            model: text(&row, 10),
-            serial: serial::clean(&text(&row, 7)),
-            hw_rev: text(&row, 8),
+            model: text(row, 10),
+            serial: serial::clean(&text(row, 7)),
+            hw_rev: text(row, 8),
             ..Item::default()
         };
         item.ent_physical = short_view(&item);

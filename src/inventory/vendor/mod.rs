@@ -121,11 +121,7 @@ impl Vendor {
 
     /// True when the primary walk gave no serial, so the fallback is worth walking.
     pub fn needs_fallback(self, walk: &Walk) -> bool {
-        !self.fallback_subtrees().is_empty()
-            && !entity::parse(walk)
-                .items
-                .iter()
-                .any(|i| !i.serial.is_empty())
+        !self.fallback_subtrees().is_empty() && !entity::has_serial(walk)
     }
 }
 
@@ -138,17 +134,17 @@ fn has_any(walk: &Walk, subtrees: &[&str]) -> bool {
 
 /// A column as trimmed display text ("" when absent), the seed's `stripper()`.
 fn text(row: &Row<'_>, column: u32) -> String {
-    row.get(&column)
+    row.get(column)
         .map(|v| v.render().trim().to_owned())
         .unwrap_or_default()
 }
 
 fn int(row: &Row<'_>, column: u32) -> Option<i64> {
-    row.get(&column).and_then(|v| Value::as_i64(v))
+    row.get(column).and_then(Value::as_i64)
 }
 
 /// The serial column, cleaned; binary octets stay visible as hex.
-fn serial_of(value: Option<&&Value>) -> String {
+fn serial_of(value: Option<&Value>) -> String {
     value
         .map(|v| serial::clean(&v.render()))
         .unwrap_or_default()
@@ -219,9 +215,19 @@ mod seed_fix_tests {
             "1.3.6.1.4.1.2636.3.1.8.1.6.7.1.0.1|4|Xcvr 1\n1.3.6.1.4.1.2636.3.1.8.1.6.7.1.0.2|4|Xcvr 2\n\
              1.3.6.1.4.1.2636.3.1.8.1.7.7.1.0.1|4|XCVR00001\n1.3.6.1.4.1.2636.3.1.8.1.7.7.1.0.2|4|XCVR00002\n",
         );
-        let ids: Vec<(&str, &str)> = items.iter().map(|i| (i.index.as_str(), i.serial.as_str())).collect();
-        assert_eq!(ids, vec![("7.1.0.1", "XCVR00001"), ("7.1.0.2", "XCVR00002")]);
-        assert!(items.iter().all(|i| i.class == "port" && i.ent_physical["entPhysicalClass"] == "module"));
+        let ids: Vec<(&str, &str)> = items
+            .iter()
+            .map(|i| (i.index.as_str(), i.serial.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![("7.1.0.1", "XCVR00001"), ("7.1.0.2", "XCVR00002")]
+        );
+        assert!(
+            items
+                .iter()
+                .all(|i| i.class == "port" && i.ent_physical["entPhysicalClass"] == "module")
+        );
     }
 
     #[test]
@@ -234,7 +240,14 @@ mod seed_fix_tests {
              1.3.6.1.4.1.6527.3.1.2.2.4.2.1.25.1.35684353|2|17\n1.3.6.1.4.1.6527.3.1.2.2.4.2.1.45.1.35684353|4|QSFP28SN01\n",
         );
         assert_eq!(items.len(), 2);
-        assert_eq!((items[0].index.as_str(), items[0].class.as_str(), items[0].name.as_str()), ("2.50331649", "chassis", "Chassis 2"));
+        assert_eq!(
+            (
+                items[0].index.as_str(),
+                items[0].class.as_str(),
+                items[0].name.as_str()
+            ),
+            ("2.50331649", "chassis", "Chassis 2")
+        );
         assert_eq!(items[1].description, "QSFP28 transceiver");
     }
 
@@ -248,10 +261,19 @@ mod seed_fix_tests {
              1.3.6.1.2.1.47.1.1.1.1.5.4|2|9\n1.3.6.1.2.1.47.1.1.1.1.11.4|4|BUILTIN\n",
         );
         let serials: Vec<&str> = items.iter().map(|i| i.serial.as_str()).collect();
-        assert_eq!(serials, vec!["FDO25310ZXV", "LIT16140TR8", "0x00ff10e9", "BUILTIN"]);
+        assert_eq!(
+            serials,
+            vec!["FDO25310ZXV", "LIT16140TR8", "0x00ff10e9", "BUILTIN"]
+        );
         assert_eq!(items[0].ent_physical["entPhysicalSerialNum"], "FDO25310ZXV");
         assert!(items[2].serial_issue.as_deref().unwrap().contains("binary"));
-        assert!(items[3].serial_issue.as_deref().unwrap().contains("BUILTIN"));
+        assert!(
+            items[3]
+                .serial_issue
+                .as_deref()
+                .unwrap()
+                .contains("BUILTIN")
+        );
         assert!(!items[3].seed_eligible());
     }
 
@@ -261,14 +283,28 @@ mod seed_fix_tests {
                     1.3.6.1.4.1.9.3.6.11.1.7.5|2|1\n1.3.6.1.4.1.9.3.6.11.1.3.6|4|NM-4T\n1.3.6.1.4.1.9.3.6.11.1.4.6|2|12345678\n\
                     1.3.6.1.4.1.9.3.6.11.1.7.6|2|2\n";
         let items = parse(Vendor::Cisco, walk);
-        let got: Vec<(&str, &str, &str)> = items.iter().map(|i| (i.name.as_str(), i.serial.as_str(), i.class.as_str())).collect();
-        assert_eq!(got, vec![("Chassis", "CAT0625X0DP", "chassis"), ("Slot 2", "12345678", "module")]);
+        let got: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|i| (i.name.as_str(), i.serial.as_str(), i.class.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Chassis", "CAT0625X0DP", "chassis"),
+                ("Slot 2", "12345678", "module")
+            ]
+        );
     }
 
     #[test]
     fn missing_serial_column_is_a_warning_not_silence() {
-        let parsed = Vendor::Generic.parse(&snmprec::parse("1.3.6.1.2.1.47.1.1.1.1.7.1|4|Chassis\n", "t").unwrap());
+        let parsed = Vendor::Generic
+            .parse(&snmprec::parse("1.3.6.1.2.1.47.1.1.1.1.7.1|4|Chassis\n", "t").unwrap());
         assert!(parsed.items.is_empty());
-        assert!(parsed.notices[0].text.contains("no entPhysicalSerialNum column"));
+        assert!(
+            parsed.notices[0]
+                .text
+                .contains("no entPhysicalSerialNum column")
+        );
     }
 }

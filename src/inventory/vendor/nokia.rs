@@ -58,26 +58,26 @@ fn transceiver(code: Option<i64>) -> String {
 pub fn parse(walk: &Walk) -> Parsed {
     let mut parsed = Parsed::default();
     let mut names = BTreeMap::new();
-    for (index, row) in walk.table(&oid(HW_ENTRY)) {
+    for (index, row) in &walk.table(&oid(HW_ENTRY)) {
         // Index is chassis.hwIndex; containment (column 13) is a hwIndex in the same chassis.
         let chassis = index.first().copied().unwrap_or(1);
-        let key = index_text(&index);
-        let parent = int(&row, 13)
+        let key = index_text(index);
+        let parent = int(row, 13)
             .filter(|&p| p > 0)
             .map(|p| format!("{chassis}.{p}"));
-        names.insert(key.clone(), (text(&row, 8), parent.clone()));
-        let serial = serial_of(row.get(&5));
+        names.insert(key.clone(), (text(row, 8), parent.clone()));
+        let serial = serial_of(row.get(5));
         if serial.is_empty() {
             continue;
         }
-        let (class, seed_class) = hw_class(int(&row, 7).unwrap_or(0));
+        let (class, seed_class) = hw_class(int(row, 7).unwrap_or(0));
         let mut item = Item {
             index: key,
             class: class.into(),
-            name: text(&row, 8),
-            model: text(&row, 4),
+            name: text(row, 8),
+            model: text(row, 4),
             serial,
-            is_fru: int(&row, 12).map(|v| v == 1),
+            is_fru: int(row, 12).map(|v| v == 1),
             parent,
             ..Item::default()
         };
@@ -86,18 +86,18 @@ pub fn parse(walk: &Walk) -> Parsed {
             .insert("entPhysicalClass".into(), seed_class.into());
         parsed.items.push(item);
     }
-    for (index, row) in walk.table(&oid(PORT_ENTRY)) {
+    for (index, row) in &walk.table(&oid(PORT_ENTRY)) {
         // Only ports with a transceiver serial describe hardware.
-        let serial = serial_of(row.get(&45));
+        let serial = serial_of(row.get(45));
         if serial.is_empty() {
             continue;
         }
         let mut item = Item {
-            index: format!("port.{}", index_text(&index)),
+            index: format!("port.{}", index_text(index)),
             class: "port".into(),
-            name: text(&row, 6),
-            description: transceiver(int(&row, 25)),
-            model: text(&row, 46),
+            name: text(row, 6),
+            description: transceiver(int(row, 25)),
+            model: text(row, 46),
             serial,
             is_fru: Some(true),
             ..Item::default()
