@@ -5,6 +5,7 @@
 //! (`inventory`) → snapshot store (`snapshot`), driven by `collect`;
 //! `replay` serves recorded walks as an SNMP agent.
 
+pub mod ber;
 pub mod cli;
 pub mod collect;
 pub mod config;

@@ -75,21 +75,23 @@ pub fn run(args: ReplayArgs, level: LevelFilter, log_dir: &Path) -> anyhow::Resu
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
-        let agent = replay::agent(recordings.clone(), args.listen, &users).await?;
-        let addr = agent.local_addr();
-        info!(
-            "Serving {} recordings from {} on {addr} ({} v3 users).",
-            recordings.len(),
-            args.dir.display(),
-            users.len()
-        );
-        println!("listening on {addr}");
-        if let Some(path) = &args.ready_file {
-            std::fs::write(path, addr.to_string())
-                .with_context(|| format!("ready file {}", path.display()))?;
-        }
+        let serve = replay::serve(recordings.clone(), args.listen, &users, |addr| {
+            info!(
+                "Serving {} recordings from {} on {addr} ({} v3 users).",
+                recordings.len(),
+                args.dir.display(),
+                users.len()
+            );
+            println!("listening on {addr}");
+            if let Some(path) = &args.ready_file {
+                std::fs::write(path, addr.to_string()).map_err(|e| {
+                    replay::ReplayError::Agent(format!("ready file {}: {e}", path.display()))
+                })?;
+            }
+            Ok(())
+        });
         tokio::select! {
-            r = agent.run() => r.map_err(|e| anyhow::anyhow!("SNMP agent: {e}")),
+            r = serve => r.map_err(anyhow::Error::from),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })?;

@@ -1,50 +1,30 @@
 //! `invmon replay`: serve `.snmprec` recordings as an SNMP agent.
 //!
 //! v1/v2c requests pick the recording by community, v3 requests by context
-//! name; either is the file's stem (snmpsim's convention), so a directory of
-//! recordings is a fleet of devices on one UDP port.
+//! name; either is the file's path under the directory without `.snmprec`
+//! (snmpsim's convention), so a directory of recordings is a fleet of devices
+//! on one UDP port. v1/v2c is answered directly (`v2c`); v3 goes through an
+//! async-snmp agent for USM (`v3`).
+
+mod v2c;
+mod v3;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use async_snmp::agent::Agent;
-use async_snmp::handler::{
-    BoxFuture, GetNextResult, GetResult, HandlerResult, MibHandler, RequestContext,
-};
-use async_snmp::{AuthProtocol, AuthoritativeEngine, PrivProtocol, VarBind};
-use bytes::Bytes;
+use async_snmp::{AuthProtocol, PrivProtocol};
+use tokio::net::UdpSocket;
 
-use crate::snmp::Value;
+use crate::ber;
 use crate::snmp::usm::{self, KeyExtension};
-use crate::walk::snmprec;
-
-/// One recording in the agent's own types, sorted for binary search, so a
-/// request costs no conversion or allocation.
-struct Recording {
-    rows: Vec<(async_snmp::Oid, async_snmp::Value)>,
-}
-
-impl Recording {
-    fn get(&self, oid: &[u32]) -> Option<&async_snmp::Value> {
-        self.rows
-            .binary_search_by(|(o, _)| o.arcs().cmp(oid))
-            .ok()
-            .map(|i| &self.rows[i].1)
-    }
-
-    fn next(&self, oid: &[u32]) -> Option<&(async_snmp::Oid, async_snmp::Value)> {
-        self.rows
-            .get(self.rows.partition_point(|(o, _)| o.arcs() <= oid))
-    }
-}
+use crate::walk::{Walk, snmprec};
 
 pub struct Recordings {
-    by_name: HashMap<Bytes, Arc<Recording>>,
-    /// Served to v3 requests without a context name.
-    default: Option<Arc<Recording>>,
+    by_name: HashMap<Vec<u8>, Arc<Walk>>,
+    /// Served to requests without a community or context name.
+    default: Option<Arc<Walk>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,25 +41,6 @@ pub enum ReplayError {
     User { spec: String, why: String },
     #[error("SNMP agent: {0}")]
     Agent(String),
-}
-
-fn wire(value: &Value) -> async_snmp::Value {
-    match value {
-        Value::Integer(v) => {
-            async_snmp::Value::Integer((*v).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
-        }
-        Value::OctetString(b) => async_snmp::Value::OctetString(Bytes::copy_from_slice(b)),
-        Value::ObjectIdentifier(o) => {
-            async_snmp::Value::ObjectIdentifier(async_snmp::Oid::from_slice(o.arcs()))
-        }
-        Value::IpAddress(a) => async_snmp::Value::IpAddress(*a),
-        Value::Counter32(v) => async_snmp::Value::Counter32(*v),
-        Value::Gauge32(v) => async_snmp::Value::Gauge32(*v),
-        Value::TimeTicks(v) => async_snmp::Value::TimeTicks(*v),
-        Value::Opaque(b) => async_snmp::Value::Opaque(Bytes::copy_from_slice(b)),
-        Value::Counter64(v) => async_snmp::Value::Counter64(*v),
-        Value::Null => async_snmp::Value::Null,
-    }
 }
 
 impl Recordings {
@@ -104,12 +65,7 @@ impl Recordings {
             let name = name
                 .to_string_lossy()
                 .replace(std::path::MAIN_SEPARATOR, "/");
-            let walk = snmprec::read(path)?;
-            let rows = walk
-                .iter()
-                .map(|(o, v)| (async_snmp::Oid::from_slice(o.arcs()), wire(v)))
-                .collect();
-            by_name.insert(Bytes::from(name), Arc::new(Recording { rows }));
+            by_name.insert(name.into_bytes(), Arc::new(snmprec::read(path)?));
         }
         if by_name.is_empty() {
             return Err(bad("no .snmprec recordings".into()));
@@ -136,60 +92,21 @@ impl Recordings {
         self.by_name.is_empty()
     }
 
-    fn for_request(&self, ctx: &RequestContext) -> Option<&Recording> {
-        let key: &[u8] = match ctx.version() {
-            async_snmp::Version::V3 => ctx.context_name(),
-            _ => ctx.security_name().as_bytes(),
-        };
-        if key.is_empty() {
+    /// The recording for a community or context name.
+    pub fn named(&self, name: &[u8]) -> Option<&Walk> {
+        if name.is_empty() {
             return self.default.as_deref();
         }
-        self.by_name.get(key).map(Arc::as_ref)
-    }
-}
-
-struct Handler(Arc<Recordings>);
-
-impl MibHandler for Handler {
-    fn get<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        oid: &'a async_snmp::Oid,
-    ) -> BoxFuture<'a, HandlerResult<GetResult>> {
-        Box::pin(async move {
-            let Some(rec) = self.0.for_request(ctx) else {
-                return Ok(GetResult::NoSuchObject);
-            };
-            Ok(match rec.get(oid.arcs()) {
-                Some(v) => GetResult::Value(v.clone()),
-                None => GetResult::NoSuchInstance,
-            })
-        })
-    }
-
-    fn get_next<'a>(
-        &'a self,
-        ctx: &'a RequestContext,
-        oid: &'a async_snmp::Oid,
-    ) -> BoxFuture<'a, HandlerResult<GetNextResult>> {
-        Box::pin(async move {
-            let Some(rec) = self.0.for_request(ctx) else {
-                return Ok(GetNextResult::EndOfMibView);
-            };
-            Ok(match rec.next(oid.arcs()) {
-                Some((o, v)) => GetNextResult::Value(VarBind::new(o.clone(), v.clone())),
-                None => GetNextResult::EndOfMibView,
-            })
-        })
+        self.by_name.get(name).map(Arc::as_ref)
     }
 }
 
 /// A v3 user: `NAME[:AUTH-PROTO:AUTH-KEY[:PRIV-PROTO:PRIV-KEY]]`.
 #[derive(Clone)]
 pub struct UserSpec {
-    name: String,
-    auth: Option<(AuthProtocol, String)>,
-    privacy: Option<(PrivProtocol, String)>,
+    pub(crate) name: String,
+    pub(crate) auth: Option<(AuthProtocol, String)>,
+    pub(crate) privacy: Option<(PrivProtocol, String)>,
 }
 
 impl std::str::FromStr for UserSpec {
@@ -249,51 +166,55 @@ impl std::str::FromStr for UserSpec {
     }
 }
 
-/// Builds the agent, bound and ready; `run()` it to serve.
-pub async fn agent(
+/// A UDP socket with a large receive buffer: a whole fleet's requests may
+/// arrive at once, and a dropped request costs the client a timeout.
+fn listen_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        None,
+    )?;
+    let _ = socket.set_recv_buffer_size(8 << 20);
+    socket.bind(&addr.into())?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Serves until the socket fails. `ready` gets the bound address.
+pub async fn serve(
     recordings: Arc<Recordings>,
     listen: SocketAddr,
     users: &[UserSpec],
-) -> Result<Agent, ReplayError> {
-    let agent_err = |e: &dyn std::fmt::Display| ReplayError::Agent(e.to_string());
-    let engine = AuthoritativeEngine::install(
-        Bytes::from_static(b"\x80\x00\x00\x00\x04invmon-replay"),
-        |_| Ok::<(), Infallible>(()),
-    )
-    .map_err(|e| agent_err(&e))?;
-    let mut builder = Agent::builder()
-        .bind(listen.to_string())
-        .communities(recordings.by_name.keys().cloned())
-        .authoritative_engine(engine)
-        .handler(
-            async_snmp::Oid::from_slice(&[1]),
-            Arc::new(Handler(recordings.clone())),
-        )
-        .without_builtin_handlers()
-        .recv_buffer_size(Some(4 << 20))
-        .allow_all_access();
-    if users
-        .iter()
-        .any(|u| matches!(u.privacy, Some((PrivProtocol::Des, _))))
-    {
-        let salt = async_snmp::DesSaltState::install(|_| Ok::<(), Infallible>(()))
-            .map_err(|e| agent_err(&e))?;
-        builder = builder.des_salt_state(salt);
+    ready: impl FnOnce(SocketAddr) -> Result<(), ReplayError>,
+) -> Result<(), ReplayError> {
+    let io = |e: std::io::Error| ReplayError::Agent(format!("{listen}: {e}"));
+    let socket = Arc::new(listen_socket(listen).map_err(io)?);
+    let v3 = if users.is_empty() {
+        None
+    } else {
+        Some(v3::V3::start(recordings.clone(), users).await?)
+    };
+    ready(socket.local_addr().map_err(io)?)?;
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (n, peer) = socket.recv_from(&mut buf).await.map_err(io)?;
+        let msg = &buf[..n];
+        match ber::message_version(msg) {
+            Some(0 | 1) => {
+                if let Some(answer) = v2c::respond(&recordings, msg) {
+                    let _ = socket.send_to(&answer, peer).await;
+                }
+            }
+            Some(3) => {
+                if let Some(v3) = &v3
+                    && let Err(e) = v3.relay(msg, peer, &socket).await
+                {
+                    tracing::warn!("Cannot relay an SNMPv3 request from {peer}: {e}.");
+                }
+            }
+            _ => {}
+        }
     }
-    for user in users {
-        let u = user.clone();
-        builder = builder
-            .usm_user(user.name.clone(), move |b| match (u.auth, u.privacy) {
-                (None, _) => Ok(b),
-                (Some((ap, ak)), None) => b.auth(ap, ak),
-                (Some((ap, ak)), Some((pp, pk))) => b.auth_priv(ap, ak, pp, pk),
-            })
-            .map_err(|e| ReplayError::User {
-                spec: user.name.clone(),
-                why: e.to_string(),
-            })?;
-    }
-    builder.build().await.map_err(|e| agent_err(&e))
 }
 
 /// Refuses non-loopback listen addresses unless explicitly allowed.

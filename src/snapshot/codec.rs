@@ -2,7 +2,7 @@
 //! (temporary file, fsync, link into place) and never over an existing file.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::{FORMAT, SCHEMA, Snapshot};
@@ -108,20 +108,17 @@ pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), CodecError> {
             .unwrap_or_default(),
         std::process::id()
     ));
+    let json = serde_json::to_vec(&value).map_err(|e| CodecError::Io {
+        path: path.to_owned(),
+        source: e.into(),
+    })?;
+    let compressed = compress(&json).map_err(|source| CodecError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let result = (|| {
-        let file = File::create(&tmp).map_err(io(&tmp))?;
-        let mut encoder =
-            zstd::stream::write::Encoder::new(BufWriter::new(file), 3).map_err(io(&tmp))?;
-        serde_json::to_writer(&mut encoder, &value).map_err(|e| CodecError::Io {
-            path: tmp.clone(),
-            source: e.into(),
-        })?;
-        let mut writer = encoder.finish().map_err(io(&tmp))?;
-        writer.flush().map_err(io(&tmp))?;
-        let file = writer.into_inner().map_err(|e| CodecError::Io {
-            path: tmp.clone(),
-            source: e.into_error(),
-        })?;
+        let mut file = File::create(&tmp).map_err(io(&tmp))?;
+        file.write_all(&compressed).map_err(io(&tmp))?;
         file.sync_all().map_err(io(&tmp))?;
         // A hard link fails if the name exists, so no snapshot is ever replaced.
         std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
@@ -137,6 +134,22 @@ pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), CodecError> {
     })();
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+thread_local! {
+    /// Setting up a zstd context costs more than compressing a typical
+    /// snapshot; each writer thread keeps one.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn compress(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Compressor::new(3)?);
+        }
+        slot.as_mut().expect("set above").compress(data)
+    })
 }
 
 /// Sal's PostgreSQL rejects NUL characters; no string in a snapshot carries one.

@@ -15,6 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::usm::{SecurityLevel, V3Params};
+use crate::ber::{int, read, seq, tlv};
 
 /// usmStats counters (1.3.6.1.6.3.15.1.1.N.0) as BER content, minus N and the trailing 0.
 const USM_STATS_PREFIX: [u8; 10] = [0x06, 0x0a, 0x2b, 0x06, 0x01, 0x06, 0x03, 0x0f, 0x01, 0x01];
@@ -137,36 +138,8 @@ fn usm_stat(msg: &[u8]) -> Option<u8> {
         .map(|w| w[USM_STATS_PREFIX.len()])
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn int(v: u32) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let skip = bytes.iter().take(3).take_while(|&&b| b == 0).count();
-    let mut content = bytes[skip..].to_vec();
-    if content[0] & 0x80 != 0 {
-        content.insert(0, 0);
-    }
-    tlv(0x02, &content)
-}
-
-fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
-
 /// An unauthenticated, reportable SNMPv3 GET of sysDescr.0.
-fn message(id: u32, engine_id: &[u8], user: &[u8], context: &[u8]) -> Vec<u8> {
+fn message(id: i64, engine_id: &[u8], user: &[u8], context: &[u8]) -> Vec<u8> {
     let usm = seq(&[
         tlv(0x04, engine_id),
         int(0),
@@ -183,25 +156,6 @@ fn message(id: u32, engine_id: &[u8], user: &[u8], context: &[u8]) -> Vec<u8> {
         tlv(0x04, &usm),
         seq(&[tlv(0x04, engine_id), tlv(0x04, context), pdu]),
     ])
-}
-
-/// Reads one TLV: (tag, content, rest).
-fn read(buf: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = buf.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        let (len_bytes, rest) = (rest.get(..n)?, rest.get(n..)?);
-        (
-            len_bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
-            rest,
-        )
-    };
-    Some((tag, rest.get(..len)?, rest.get(len..)?))
 }
 
 /// msgAuthoritativeEngineID from a discovery Report.

@@ -57,6 +57,29 @@ impl Walk {
             .map(|i| &self.rows[i].1)
     }
 
+    /// The value at exactly `arcs`.
+    pub fn get_arcs(&self, arcs: &[u32]) -> Option<&Value> {
+        self.rows
+            .binary_search_by(|(o, _)| o.arcs().cmp(arcs))
+            .ok()
+            .map(|i| &self.rows[i].1)
+    }
+
+    /// The first row after `arcs` in SNMP order (what GETNEXT answers).
+    pub fn after(&self, arcs: &[u32]) -> Option<(&Oid, &Value)> {
+        self.row(self.position_after(arcs))
+    }
+
+    /// Position of the first row after `arcs`; rows from there on are the
+    /// rest of a walk, in order.
+    pub fn position_after(&self, arcs: &[u32]) -> usize {
+        self.rows.partition_point(|(o, _)| o.arcs() <= arcs)
+    }
+
+    pub fn row(&self, position: usize) -> Option<(&Oid, &Value)> {
+        self.rows.get(position).map(|(o, v)| (o, v))
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }
