@@ -34,15 +34,8 @@ pub struct CollectArgs {
     /// Platform of an ad hoc --device (sros, junos, ios, …; empty: by sysObjectID)
     #[arg(long, value_name = "PLATFORM", requires = "address")]
     platform: Option<String>,
-    /// Snapshot store directory
-    #[arg(
-        long,
-        env = "INVMON_SNAPSHOTS",
-        hide_env_values = true,
-        value_name = "DIR",
-        default_value = "snapshots"
-    )]
-    snapshots: PathBuf,
+    #[command(flatten)]
+    store: super::StoreArg,
     /// Also keep each device's raw walk as .snmprec beside its snapshot
     #[arg(long)]
     raw: bool,
@@ -295,7 +288,7 @@ pub fn run(
         &args.parallel_jobs,
         1..=4096,
     )? as usize;
-    let store = Store::new(&args.snapshots);
+    let store = Store::new(&args.store.dir);
     store.ensure_writable()?;
     let options = Options {
         plan: Plan {

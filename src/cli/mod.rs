@@ -54,6 +54,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where snapshots live; shared by every command that reads or writes them.
+#[derive(clap::Args, Clone)]
+pub struct StoreArg {
+    /// Snapshot store directory
+    #[arg(
+        long = "snapshots",
+        env = "INVMON_SNAPSHOTS",
+        hide_env_values = true,
+        value_name = "DIR",
+        default_value = "snapshots"
+    )]
+    pub dir: PathBuf,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Walk devices over SNMP and write one snapshot per device

@@ -16,15 +16,8 @@ pub enum SnapshotsCommand {
     List {
         /// Device name
         device: Option<String>,
-        /// Snapshot store directory
-        #[arg(
-            long,
-            env = "INVMON_SNAPSHOTS",
-            hide_env_values = true,
-            value_name = "DIR",
-            default_value = "snapshots"
-        )]
-        snapshots: std::path::PathBuf,
+        #[command(flatten)]
+        store: super::StoreArg,
     },
     /// One snapshot as pretty JSON on stdout
     Show {
@@ -33,15 +26,8 @@ pub enum SnapshotsCommand {
         /// latest, latest~N, a snapshot timestamp, an RFC 3339 time or a date
         #[arg(long, value_name = "WHEN", default_value = "latest")]
         at: String,
-        /// Snapshot store directory
-        #[arg(
-            long,
-            env = "INVMON_SNAPSHOTS",
-            hide_env_values = true,
-            value_name = "DIR",
-            default_value = "snapshots"
-        )]
-        snapshots: std::path::PathBuf,
+        #[command(flatten)]
+        store: super::StoreArg,
     },
 }
 
@@ -50,9 +36,9 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
     match command {
         SnapshotsCommand::List {
             device: None,
-            snapshots,
+            store,
         } => {
-            let store = Store::new(snapshots);
+            let store = Store::new(store.dir);
             for device in store.devices()? {
                 let list = store.list(&device)?;
                 let Some(last) = list.last() else { continue };
@@ -69,9 +55,9 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
         }
         SnapshotsCommand::List {
             device: Some(device),
-            snapshots,
+            store,
         } => {
-            let store = Store::new(snapshots);
+            let store = Store::new(store.dir);
             let list = store.list(&device)?;
             if list.is_empty() {
                 anyhow::bail!(
@@ -102,15 +88,11 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
                 }
             }
         }
-        SnapshotsCommand::Show {
-            device,
-            at,
-            snapshots,
-        } => {
+        SnapshotsCommand::Show { device, at, store } => {
             let selector: Selector = at
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("--at {e}"))?;
-            let store = Store::new(snapshots);
+            let store = Store::new(store.dir);
             let entry = store.select(&device, &selector)?;
             let snapshot = codec::read(&entry.path)?;
             let text = serde_json::to_string_pretty(&snapshot).context("rendering JSON")?;

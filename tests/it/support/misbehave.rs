@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use invmon::ber::{self, int, tlv};
 use invmon::snmp::{Oid, Value};
 
 #[derive(Clone, Copy, Debug)]
@@ -34,62 +35,10 @@ impl Drop for Misbehaving {
     }
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn int(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7
-        && ((bytes[start] == 0 && bytes[start + 1] & 0x80 == 0)
-            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    tlv(0x02, &bytes[start..])
-}
-
-fn uint(tag: u8, v: u64) -> Vec<u8> {
-    let mut content = v.to_be_bytes().to_vec();
-    while content.len() > 1 && content[0] == 0 && content[1] & 0x80 == 0 {
-        content.remove(0);
-    }
-    if content[0] & 0x80 != 0 {
-        content.insert(0, 0);
-    }
-    tlv(tag, &content)
-}
-
-fn value(v: &Value) -> Vec<u8> {
-    match v {
-        Value::Integer(i) => int(*i),
-        Value::OctetString(b) => tlv(0x04, b),
-        Value::ObjectIdentifier(o) => tlv(0x06, &o.to_ber().unwrap()),
-        Value::IpAddress(a) => tlv(0x40, a),
-        Value::Counter32(n) => uint(0x41, u64::from(*n)),
-        Value::Gauge32(n) => uint(0x42, u64::from(*n)),
-        Value::TimeTicks(n) => uint(0x43, u64::from(*n)),
-        Value::Opaque(b) => tlv(0x44, b),
-        Value::Counter64(n) => uint(0x46, *n),
-        Value::Null => tlv(0x05, &[]),
-    }
-}
-
 fn response(community: &[u8], req_id: i32, varbinds: &[(Oid, Vec<u8>)]) -> Vec<u8> {
     let vbs: Vec<u8> = varbinds
         .iter()
-        .flat_map(|(o, v)| tlv(0x30, &[tlv(0x06, &o.to_ber().unwrap()), v.clone()].concat()))
+        .flat_map(|(o, v)| tlv(0x30, &[ber::oid(o), v.clone()].concat()))
         .collect();
     let pdu = tlv(
         0xa2,
@@ -140,7 +89,7 @@ impl Misbehaving {
                     if matches!(fault, Fault::UnknownTag) && o.arcs().starts_with(&SERIAL_COLUMN) {
                         tlv(0x45, b"\x01\x02")
                     } else {
-                        value(v)
+                        ber::value(v)
                     }
                 };
                 let next = |o: &Oid| rows.iter().find(|(r, _)| r > o);
