@@ -81,6 +81,7 @@ fn rotating(path: &Path) -> Rotating {
 /// Sets up logging; with `log_dir`, also the two log files.
 pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), String> {
     let console = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
         .with_writer(|| Console)
         .with_target(false)
         .with_filter(

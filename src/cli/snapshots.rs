@@ -47,7 +47,7 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
                     |s| s.outcome.status.to_string(),
                 );
                 println!(
-                    "{device}\t{} snapshots\tlatest {}\t{status}",
+                    "{device}\tsnapshots: {}\tlatest: {} {status}",
                     list.len(),
                     last.stamp()
                 );
