@@ -9,6 +9,7 @@ pub mod ber;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod diff;
 pub mod inventory;
 pub mod progress;
 pub mod replay;

@@ -5,6 +5,7 @@
 //! but some device was partial, failed or not saved, or a target row was bad.
 
 mod collect;
+mod diff;
 mod replay;
 mod snapshots;
 
@@ -72,7 +73,9 @@ pub struct StoreArg {
 pub enum Command {
     /// Walk devices over SNMP and write one snapshot per device
     Collect(Box<collect::CollectArgs>),
-    /// List stored snapshots or show one as JSON
+    /// Compare snapshots offline: what appeared, disappeared, moved or changed
+    Diff(diff::DiffArgs),
+    /// List, show or prune stored snapshots
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
     /// Serve .snmprec recordings as an SNMP agent (v1/v2c community or v3 context = file stem)
@@ -124,6 +127,7 @@ pub fn main() -> ExitCode {
         Command::Collect(args) => {
             collect::run(*args, sub.expect("subcommand matches"), level, &cli.log_dir)
         }
+        Command::Diff(args) => diff::run(args, level),
         Command::Snapshots(command) => snapshots::run(command, level),
         Command::Replay(args) => replay::run(args, level, &cli.log_dir),
     };

@@ -19,6 +19,20 @@ pub enum SnapshotsCommand {
         #[command(flatten)]
         store: super::StoreArg,
     },
+    /// Delete old snapshots (and their raw walks), keeping recent ones and each device's newest complete one
+    Prune {
+        /// Keep this many newest snapshots per device
+        #[arg(long, value_name = "N", default_value = "0")]
+        keep_last: usize,
+        /// Keep snapshots younger than this (e.g. 30d, 12h, 2w)
+        #[arg(long, value_name = "DURATION")]
+        keep_within: Option<String>,
+        /// Only list what would be deleted
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        store: super::StoreArg,
+    },
     /// One snapshot as pretty JSON on stdout
     Show {
         /// Device name
@@ -88,6 +102,27 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
                 }
             }
         }
+        SnapshotsCommand::Prune { keep_last, keep_within, dry_run, store } => {
+            let within = keep_within.as_deref().map(parse_duration).transpose()?;
+            if keep_last == 0 && within.is_none() {
+                anyhow::bail!("give --keep-last N and/or --keep-within DURATION");
+            }
+            let store = Store::new(store.dir);
+            let now = chrono::Utc::now();
+            let (mut removed, mut kept) = (0usize, 0usize);
+            for device in store.devices()? {
+                let plan = store.prune_plan(&device, keep_last, within, now)?;
+                kept += store.list(&device)?.len() - plan.len();
+                for entry in plan {
+                    if !dry_run {
+                        store.remove(&entry)?;
+                    }
+                    println!("{} {}", if dry_run { "would delete" } else { "deleted" }, entry.path.display());
+                    removed += 1;
+                }
+            }
+            println!("{removed} snapshots {}, {kept} kept", if dry_run { "to delete" } else { "deleted" });
+        }
         SnapshotsCommand::Show { device, at, store } => {
             let selector: Selector = at
                 .parse()
@@ -100,4 +135,19 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `30d`, `12h`, `90m`, `2w`, `45s`.
+fn parse_duration(text: &str) -> anyhow::Result<chrono::TimeDelta> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("--keep-within {text:?}: expected a number and a unit (s, m, h, d, w)"))?;
+    Ok(match unit {
+        "s" => chrono::TimeDelta::seconds(n),
+        "m" => chrono::TimeDelta::minutes(n),
+        "h" => chrono::TimeDelta::hours(n),
+        "d" | "" => chrono::TimeDelta::days(n),
+        "w" => chrono::TimeDelta::weeks(n),
+        _ => anyhow::bail!("--keep-within {text:?}: unknown unit {unit:?} (s, m, h, d, w)"),
+    })
 }

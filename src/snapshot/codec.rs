@@ -2,7 +2,9 @@
 //! (temporary file, fsync, link into place) and never over an existing file.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
+
+use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
 use super::{FORMAT, SCHEMA, Snapshot};
@@ -28,59 +30,69 @@ pub enum CodecError {
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
-    let io = |source| CodecError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let mut magic = [0u8; 4];
-    let got = file.read(&mut magic).map_err(io)?;
-    if got < 4 || magic != ZSTD_MAGIC {
-        return Err(CodecError::NotZstd {
-            path: path.to_owned(),
-            why: "no zstd frame header".into(),
-        });
+/// A document type stored in snapshot files: it knows its format marker and schema.
+pub trait Stored: DeserializeOwned {
+    fn header(&self) -> (&str, u32);
+}
+
+impl Stored for Snapshot {
+    fn header(&self) -> (&str, u32) {
+        (&self.format, self.schema)
     }
-    let file = File::open(path).map_err(io)?;
-    let mut json = Vec::new();
-    zstd::stream::read::Decoder::new(BufReader::new(file))
+}
+
+/// Just the marker and version, to explain why a file did not parse.
+#[derive(serde::Deserialize)]
+struct Header {
+    format: Option<String>,
+    schema: Option<u64>,
+}
+
+fn check_header(path: &Path, format: Option<&str>, schema: Option<u64>) -> Result<(), CodecError> {
+    if format != Some(FORMAT) {
+        return Err(CodecError::Foreign { path: path.to_owned(), why: format!("no \"format\": \"{FORMAT}\" field") });
+    }
+    match schema {
+        Some(s) if s > u64::from(SCHEMA) => Err(CodecError::TooNew { path: path.to_owned(), found: s }),
+        Some(_) => Ok(()),
+        None => Err(CodecError::Foreign { path: path.to_owned(), why: "no schema version".into() }),
+    }
+}
+
+pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
+    read_as(path)
+}
+
+/// Reads a snapshot file into `T`, which may be a partial view of the
+/// document (unknown fields are skipped, which is much cheaper than
+/// building the whole tree).
+pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
+    let io = |source| CodecError::Io { path: path.to_owned(), source };
+    let mut file = File::open(path).map_err(io)?;
+    let mut compressed = Vec::new();
+    file.read_to_end(&mut compressed).map_err(io)?;
+    if compressed.len() < 4 || compressed[..4] != ZSTD_MAGIC {
+        return Err(CodecError::NotZstd { path: path.to_owned(), why: "no zstd frame header".into() });
+    }
+    let mut json = Vec::with_capacity(compressed.len() * 8);
+    zstd::stream::read::Decoder::new(&compressed[..])
         .map_err(io)?
         .read_to_end(&mut json)
-        .map_err(|e| CodecError::Corrupt {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&json).map_err(|e| CodecError::Corrupt {
-            path: path.to_owned(),
-            why: format!("invalid JSON: {e}"),
-        })?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-        return Err(CodecError::Foreign {
-            path: path.to_owned(),
-            why: format!("no \"format\": \"{FORMAT}\" field"),
-        });
-    }
-    match value.get("schema").and_then(serde_json::Value::as_u64) {
-        Some(s) if s > u64::from(SCHEMA) => {
-            return Err(CodecError::TooNew {
-                path: path.to_owned(),
-                found: s,
-            });
+        .map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: e.to_string() })?;
+    match serde_json::from_slice::<T>(&json) {
+        Ok(doc) => {
+            let (format, schema) = doc.header();
+            check_header(path, Some(format), Some(u64::from(schema)))?;
+            Ok(doc)
         }
-        Some(_) => {}
-        None => {
-            return Err(CodecError::Foreign {
-                path: path.to_owned(),
-                why: "no schema version".into(),
-            });
+        Err(e) => {
+            // Say "foreign" or "too new" rather than "corrupt" when that is the reason.
+            if let Ok(h) = serde_json::from_slice::<Header>(&json) {
+                check_header(path, h.format.as_deref(), h.schema)?;
+            }
+            Err(CodecError::Corrupt { path: path.to_owned(), why: format!("invalid JSON: {e}") })
         }
     }
-    serde_json::from_value(value).map_err(|e| CodecError::Corrupt {
-        path: path.to_owned(),
-        why: e.to_string(),
-    })
 }
 
 /// Writes `snapshot` to `path`, which must not exist yet. Readers never see a

@@ -35,6 +35,10 @@ pub enum StoreError {
 pub enum Selector {
     Latest(usize),
     AtOrBefore(DateTime<Utc>),
+    /// The newest snapshot whose timestamp starts with this (`2026-11-21T05`).
+    Prefix(String),
+    /// A snapshot file named directly.
+    File(PathBuf),
 }
 
 impl FromStr for Selector {
@@ -65,8 +69,15 @@ impl FromStr for Selector {
                 .and_utc();
             return Ok(Selector::AtOrBefore(end));
         }
+        if s.ends_with(SUFFIX) || s.contains('/') {
+            return Ok(Selector::File(PathBuf::from(s)));
+        }
+        let stampish = |c: char| c.is_ascii_digit() || "-T:.Z".contains(c);
+        if s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(stampish) {
+            return Ok(Selector::Prefix(s.replace(':', "-")));
+        }
         Err(format!(
-            "{s:?}: expected latest, latest~N, a snapshot timestamp, an RFC 3339 time or a date"
+            "{s:?}: expected latest, latest~N, a snapshot timestamp (or its prefix), an RFC 3339 time, a date or a snapshot file"
         ))
     }
 }
@@ -79,6 +90,17 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry for a file named directly; its time comes from its name when it has one.
+    pub fn of_file(path: &Path) -> Entry {
+        let taken = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(SUFFIX))
+            .and_then(|stem| NaiveDateTime::parse_from_str(stem, STAMP).ok())
+            .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc());
+        Entry { path: path.to_owned(), taken }
+    }
+
     pub fn stamp(&self) -> String {
         self.taken.format(STAMP).to_string()
     }
@@ -180,35 +202,27 @@ impl Store {
     }
 
     pub fn select(&self, device: &str, selector: &Selector) -> Result<Entry, StoreError> {
+        if let Selector::File(path) = selector {
+            return Ok(Entry::of_file(path));
+        }
         let list = self.list(device)?;
         if list.is_empty() {
-            return Err(StoreError::NoSnapshots {
-                device: device.into(),
-                root: self.root.clone(),
-            });
+            return Err(StoreError::NoSnapshots { device: device.into(), root: self.root.clone() });
         }
-        match selector {
+        let newest_first = || list.iter().rev();
+        let found = match selector {
+            Selector::Latest(n) => newest_first().nth(*n),
+            Selector::AtOrBefore(t) => newest_first().find(|e| e.taken <= *t),
+            Selector::Prefix(p) => newest_first().find(|e| e.stamp().starts_with(p.as_str())),
+            Selector::File(_) => unreachable!("handled above"),
+        };
+        found.cloned().ok_or_else(|| match selector {
             Selector::Latest(n) => {
-                list.iter()
-                    .rev()
-                    .nth(*n)
-                    .cloned()
-                    .ok_or_else(|| StoreError::OutOfRange {
-                        device: device.into(),
-                        count: list.len(),
-                        selector: format!("latest~{n}"),
-                    })
+                StoreError::OutOfRange { device: device.into(), count: list.len(), selector: format!("latest~{n}") }
             }
-            Selector::AtOrBefore(t) => list
-                .iter()
-                .rev()
-                .find(|e| e.taken <= *t)
-                .cloned()
-                .ok_or_else(|| StoreError::NothingBefore {
-                    device: device.into(),
-                    at: t.format(STAMP).to_string(),
-                }),
-        }
+            Selector::AtOrBefore(t) => StoreError::NothingBefore { device: device.into(), at: t.format(STAMP).to_string() },
+            other => StoreError::NothingBefore { device: device.into(), at: format!("{other:?}") },
+        })
     }
 
     /// Path a snapshot taken at `taken` gets.
@@ -239,6 +253,38 @@ impl Store {
             path: dir,
             why: "no free snapshot name".into(),
         })
+    }
+
+    /// Which of a device's snapshots a prune removes: all but the `keep_last`
+    /// newest and those taken within `keep_within` of `now`, and never the
+    /// newest complete one (it is the baseline for ABSENT items and diffs).
+    pub fn prune_plan(
+        &self,
+        device: &str,
+        keep_last: usize,
+        keep_within: Option<TimeDelta>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let list = self.list(device)?;
+        let newest_ok = list.iter().rev().find(|e| codec::read(&e.path).is_ok_and(|s| s.outcome.status == Status::Ok));
+        let cutoff = keep_within.map(|w| now - w);
+        let keep = |i: usize, e: &Entry| {
+            i < keep_last
+                || cutoff.is_some_and(|c| e.taken >= c)
+                || newest_ok.is_some_and(|ok| ok.path == e.path)
+        };
+        Ok(list.iter().rev().enumerate().filter(|(i, e)| !keep(*i, e)).map(|(_, e)| e.clone()).collect())
+    }
+
+    /// Deletes a snapshot and the raw walk kept beside it, if any.
+    pub fn remove(&self, entry: &Entry) -> Result<(), StoreError> {
+        let unusable = |e: std::io::Error| StoreError::Unusable { path: entry.path.clone(), why: e.to_string() };
+        std::fs::remove_file(&entry.path).map_err(unusable)?;
+        let raw = entry.path.with_file_name(format!("{}.snmprec", entry.stamp()));
+        match std::fs::remove_file(&raw) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(unusable(e)),
+            _ => Ok(()),
+        }
     }
 
     /// The newest readable snapshot whose collection was complete, with the
@@ -277,6 +323,32 @@ mod tests {
     }
 
     #[test]
+    fn prune_keeps_recent_and_newest_complete() {
+        use crate::snapshot::{Device, FORMAT, Outcome, SCHEMA, Tool};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        for (day, status) in [(0, Status::Ok), (1, Status::Ok), (2, Status::Failed), (3, Status::Failed), (4, Status::Failed)] {
+            let mut s = Snapshot {
+                format: FORMAT.into(),
+                schema: SCHEMA,
+                collected_at: t0 + TimeDelta::days(day),
+                device: Device { name: "r1".into(), ..Device::default() },
+                outcome: Outcome { status, reason: None, duration_ms: 0 },
+                tool: Tool::current(),
+                checkin: Default::default(),
+            };
+            store.write(&mut s).unwrap();
+        }
+        let now = t0 + TimeDelta::days(5);
+        let stamps = |v: Vec<Entry>| v.iter().map(|e| e.taken.format("%d").to_string()).collect::<Vec<_>>();
+        // Keep the 2 newest (days 4, 3) and the newest complete one (day 1).
+        assert_eq!(stamps(store.prune_plan("r1", 2, None, now).unwrap()), ["03", "01"], "days 2 and 0");
+        // Within 3.5 days: days 2–4 kept by age, day 1 as the newest complete one.
+        assert_eq!(stamps(store.prune_plan("r1", 0, Some(TimeDelta::hours(84)), now).unwrap()), ["01"], "day 0");
+    }
+
+    #[test]
     fn selectors() {
         assert_eq!("latest".parse(), Ok(Selector::Latest(0)));
         assert_eq!("latest~3".parse(), Ok(Selector::Latest(3)));
@@ -287,5 +359,8 @@ mod tests {
         assert!("2026-11-21T05:48:53Z".parse::<Selector>().is_ok());
         assert!("2026-11-21".parse::<Selector>().is_ok());
         assert!("yesterday".parse::<Selector>().is_err());
+        assert_eq!("2026-11-21T05".parse(), Ok(Selector::Prefix("2026-11-21T05".into())));
+        assert_eq!("2026-11-21T05:48".parse(), Ok(Selector::Prefix("2026-11-21T05-48".into())));
+        assert!(matches!("snapshots/r1/x.json.zst".parse(), Ok(Selector::File(_))));
     }
 }

@@ -1,0 +1,408 @@
+//! Offline comparison of snapshots: what appeared, disappeared, moved or
+//! changed, keyed by serial so that a part is followed across devices.
+//!
+//! Only item fields are compared, so volatile facts (uptime, durations, walk
+//! statistics, dates) never make a change. A side that was not collected
+//! completely never yields "removed" or "added": what it cannot vouch for is
+//! reported as unknown.
+
+pub mod render;
+pub mod side;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::inventory::Item;
+use crate::snapshot::Status;
+pub use side::Side;
+
+/// The item fields whose change is reported (position is compared apart).
+const FIELDS: [&str; 9] = ["model", "name", "description", "class", "hw_rev", "fw_rev", "sw_rev", "mfg", "is_fru"];
+
+fn field(item: &Item, name: &str) -> String {
+    match name {
+        "model" => item.model.clone(),
+        "name" => item.name.clone(),
+        "description" => item.description.clone(),
+        "class" => item.class.clone(),
+        "hw_rev" => item.hw_rev.clone(),
+        "fw_rev" => item.fw_rev.clone(),
+        "sw_rev" => item.sw_rev.clone(),
+        "mfg" => item.mfg.clone(),
+        "is_fru" => item.is_fru.map(|b| b.to_string()).unwrap_or_default(),
+        _ => unreachable!("unknown field {name}"),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+/// Where an item sits: device and containment path.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Place {
+    pub device: String,
+    pub path: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Change {
+    Added { key: String, item: Item },
+    Removed { key: String, item: Item },
+    /// The same serial on another device or at another position.
+    Moved { key: String, item: Item, from: Place, to: Place, fields: Vec<FieldChange> },
+    Changed { key: String, item: Item, fields: Vec<FieldChange> },
+    /// Not comparable because one side was not collected completely.
+    Unknown { key: String, item: Item, reason: String },
+}
+
+impl Change {
+    pub fn key(&self) -> &str {
+        match self {
+            Change::Added { key, .. }
+            | Change::Removed { key, .. }
+            | Change::Moved { key, .. }
+            | Change::Changed { key, .. }
+            | Change::Unknown { key, .. } => key,
+        }
+    }
+
+    pub fn item(&self) -> &Item {
+        match self {
+            Change::Added { item, .. }
+            | Change::Removed { item, .. }
+            | Change::Moved { item, .. }
+            | Change::Changed { item, .. }
+            | Change::Unknown { item, .. } => item,
+        }
+    }
+}
+
+/// Which snapshot a side of a device's comparison is.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SnapshotRef {
+    pub path: String,
+    pub collected_at: DateTime<Utc>,
+    pub status: Status,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum DeviceEvent {
+    /// No snapshot on the "from" side: the device is new in the store.
+    New,
+    /// No newer snapshot on the "to" side: not collected since `last_seen`.
+    Missing { last_seen: DateTime<Utc> },
+    /// A side's collection failed or was partial. With `--skip-failed`,
+    /// `replaced_by` names the complete snapshot compared instead.
+    Incomplete {
+        side: &'static str,
+        status: Status,
+        reason: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replaced_by: Option<String>,
+    },
+}
+
+impl DeviceEvent {
+    /// True for events that are differences in their own right.
+    fn is_difference(&self) -> bool {
+        !matches!(self, DeviceEvent::Incomplete { replaced_by: Some(_), .. })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeviceDiff {
+    pub device: String,
+    pub from: Option<SnapshotRef>,
+    pub to: Option<SnapshotRef>,
+    pub events: Vec<DeviceEvent>,
+    pub changes: Vec<Change>,
+    pub unchanged: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub devices: usize,
+    pub added: usize,
+    pub removed: usize,
+    pub moved: usize,
+    pub changed: usize,
+    pub unknown: usize,
+    pub unchanged: usize,
+    pub new_devices: usize,
+    pub missing_devices: usize,
+    pub incomplete_devices: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub format: &'static str,
+    pub schema: u32,
+    pub from: String,
+    pub to: String,
+    pub devices: Vec<DeviceDiff>,
+    pub stats: Stats,
+    /// Files that could not be read, by path; the rest was compared.
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    /// True when anything differs (diff(1)'s "differences found").
+    pub fn has_changes(&self) -> bool {
+        self.devices.iter().any(|d| !d.changes.is_empty() || d.events.iter().any(DeviceEvent::is_difference))
+    }
+}
+
+/// One device to compare. A missing side means no snapshot there.
+pub struct Pair {
+    pub device: String,
+    pub from: Option<Side>,
+    pub to: Option<Side>,
+    /// What choosing the snapshots found out (a device missing, incomplete
+    /// snapshots passed over).
+    pub events: Vec<DeviceEvent>,
+}
+
+fn snapshot_ref(side: &Side) -> SnapshotRef {
+    SnapshotRef { path: side.path.display().to_string(), collected_at: side.collected_at, status: side.status }
+}
+
+fn field_changes(old: &Item, new: &Item) -> Vec<FieldChange> {
+    FIELDS
+        .iter()
+        .filter_map(|&f| {
+            let (o, n) = (field(old, f), field(new, f));
+            (o != n).then_some(FieldChange { field: f, old: o, new: n })
+        })
+        .collect()
+}
+
+/// An item seen on only one side, kept until every device is compared,
+/// in case the same serial shows up elsewhere (a move).
+struct Loose {
+    device_index: usize,
+    key: String,
+    item: Item,
+}
+
+/// A serial identifies a part across devices; other keys are positions and
+/// only mean something within their device.
+fn follows_across_devices(item: &Item) -> bool {
+    item.serial_issue.is_none() && !item.serial.is_empty()
+}
+
+fn incomplete(side: &Side) -> bool {
+    side.status != Status::Ok
+}
+
+/// Compares one device; items seen on one side only and identified by
+/// serial are returned loose for cross-device matching.
+fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loose>) {
+    let mut diff = DeviceDiff {
+        device: pair.device.clone(),
+        from: pair.from.as_ref().map(snapshot_ref),
+        to: pair.to.as_ref().map(snapshot_ref),
+        events: Vec::new(),
+        changes: Vec::new(),
+        unchanged: 0,
+    };
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    diff.events.extend(pair.events);
+    for (label, side) in [("from", &pair.from), ("to", &pair.to)] {
+        if let Some(s) = side.as_ref().filter(|s| incomplete(s)) {
+            diff.events.push(DeviceEvent::Incomplete {
+                side: label,
+                status: s.status,
+                reason: s.reason.clone().unwrap_or_default(),
+                replaced_by: None,
+            });
+        }
+    }
+    let (from, to) = match (pair.from, pair.to) {
+        (None, None) => return (diff, removed, added),
+        (None, Some(to)) => {
+            diff.events.insert(0, DeviceEvent::New);
+            (None, Some(to))
+        }
+        (from, to) => (from, to),
+    };
+    let empty = std::collections::BTreeMap::new();
+    let from_items = from.as_ref().map_or(&empty, |s| &s.items);
+    let to_items = to.as_ref().map_or(&empty, |s| &s.items);
+    // What a side cannot vouch for: a key it lacks may simply not have been read.
+    let from_blind = from.as_ref().is_some_and(incomplete).then(|| reason(from.as_ref()));
+    let to_blind = match &to {
+        Some(s) if incomplete(s) => Some(reason(Some(s))),
+        None => Some("no newer snapshot".to_owned()),
+        _ => None,
+    };
+    for (key, old) in from_items {
+        match to_items.get(key) {
+            Some(new) => {
+                let fields = field_changes(old, new);
+                if old.path != new.path {
+                    diff.changes.push(Change::Moved {
+                        key: key.clone(),
+                        item: new.clone(),
+                        from: Place { device: diff.device.clone(), path: old.path.clone() },
+                        to: Place { device: diff.device.clone(), path: new.path.clone() },
+                        fields,
+                    });
+                } else if fields.is_empty() {
+                    diff.unchanged += 1;
+                } else {
+                    diff.changes.push(Change::Changed { key: key.clone(), item: new.clone(), fields });
+                }
+            }
+            None => match &to_blind {
+                Some(why) => diff.changes.push(Change::Unknown { key: key.clone(), item: old.clone(), reason: why.clone() }),
+                None if follows_across_devices(old) => removed.push(Loose { device_index: index, key: key.clone(), item: old.clone() }),
+                None => diff.changes.push(Change::Removed { key: key.clone(), item: old.clone() }),
+            },
+        }
+    }
+    for (key, new) in to_items.iter().filter(|(k, _)| !from_items.contains_key(*k)) {
+        match &from_blind {
+            Some(why) => diff.changes.push(Change::Unknown { key: key.clone(), item: new.clone(), reason: why.clone() }),
+            None if follows_across_devices(new) => added.push(Loose { device_index: index, key: key.clone(), item: new.clone() }),
+            None => diff.changes.push(Change::Added { key: key.clone(), item: new.clone() }),
+        }
+    }
+    (diff, removed, added)
+}
+
+fn reason(side: Option<&Side>) -> String {
+    match side {
+        Some(s) => format!(
+            "collection {} at {}{}",
+            s.status,
+            s.collected_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        ),
+        None => "no snapshot".into(),
+    }
+}
+
+type Compared = (DeviceDiff, Vec<Loose>, Vec<Loose>);
+
+/// Compares pairs already in memory.
+pub fn compare(pairs: Vec<Pair>, from: &str, to: &str, errors: Vec<String>) -> Report {
+    let results = pairs.into_iter().enumerate().map(|(i, p)| compare_device(i, p)).collect();
+    finish(results, from, to, errors)
+}
+
+/// Compares `devices`, each read by `resolve` (which picks and reads the
+/// two snapshots, or says why it cannot) on worker threads. Only the results
+/// are kept, so memory does not grow with the size of the store's items.
+pub fn compare_streaming<R>(devices: Vec<String>, resolve: R, from: &str, to: &str) -> Report
+where
+    R: Fn(&str) -> Result<Pair, String> + Sync,
+{
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(devices.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut gathered: Vec<(usize, Result<Compared, String>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(device) = devices.get(i) else { break };
+                        out.push((i, resolve(device).map(|pair| compare_device(i, pair))));
+                    }
+                    out
+                })
+            })
+            .flat_map(|w| w.join().expect("diff worker does not panic"))
+            .collect();
+        workers
+    });
+    gathered.sort_by_key(|(i, _)| *i);
+    let mut errors = Vec::new();
+    let mut results = Vec::new();
+    for (_, r) in gathered {
+        match r {
+            Ok(mut compared) => {
+                // Loose items refer to their device by position in `results`.
+                let at = results.len();
+                compared.1.iter_mut().chain(compared.2.iter_mut()).for_each(|l| l.device_index = at);
+                results.push(compared);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    finish(results, from, to, errors)
+}
+
+/// Pairs serials that left one device with serials that arrived on another,
+/// then sorts and counts.
+fn finish(mut results: Vec<Compared>, from: &str, to: &str, errors: Vec<String>) -> Report {
+    let mut removed: Vec<Loose> = Vec::new();
+    let mut added: HashMap<String, Loose> = HashMap::new();
+    for (_, r, a) in &mut results {
+        removed.append(r);
+        for loose in a.drain(..) {
+            added.insert(loose.key.clone(), loose);
+        }
+    }
+    let mut devices: Vec<DeviceDiff> = results.into_iter().map(|(d, _, _)| d).collect();
+    for gone in removed {
+        match added.remove(&gone.key) {
+            Some(arrived) => {
+                let fields = field_changes(&gone.item, &arrived.item);
+                let change = Change::Moved {
+                    key: gone.key,
+                    from: Place { device: devices[gone.device_index].device.clone(), path: gone.item.path.clone() },
+                    to: Place { device: devices[arrived.device_index].device.clone(), path: arrived.item.path.clone() },
+                    item: arrived.item,
+                    fields,
+                };
+                devices[arrived.device_index].changes.push(change);
+            }
+            None => devices[gone.device_index].changes.push(Change::Removed { key: gone.key, item: gone.item }),
+        }
+    }
+    for (_, arrived) in added {
+        devices[arrived.device_index].changes.push(Change::Added { key: arrived.key, item: arrived.item });
+    }
+    let mut stats = Stats { devices: devices.len(), ..Stats::default() };
+    for d in &mut devices {
+        d.changes.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key().cmp(b.key())));
+        stats.unchanged += d.unchanged;
+        for c in &d.changes {
+            match c {
+                Change::Added { .. } => stats.added += 1,
+                Change::Removed { .. } => stats.removed += 1,
+                Change::Moved { .. } => stats.moved += 1,
+                Change::Changed { .. } => stats.changed += 1,
+                Change::Unknown { .. } => stats.unknown += 1,
+            }
+        }
+        for e in &d.events {
+            match e {
+                DeviceEvent::New => stats.new_devices += 1,
+                DeviceEvent::Missing { .. } => stats.missing_devices += 1,
+                DeviceEvent::Incomplete { .. } => stats.incomplete_devices += 1,
+            }
+        }
+    }
+    devices.sort_by(|a, b| a.device.cmp(&b.device));
+    Report { format: "invmon-diff", schema: 1, from: from.into(), to: to.into(), devices, stats, errors }
+}
+
+fn order(c: &Change) -> u8 {
+    match c {
+        Change::Added { .. } => 0,
+        Change::Removed { .. } => 1,
+        Change::Moved { .. } => 2,
+        Change::Changed { .. } => 3,
+        Change::Unknown { .. } => 4,
+    }
+}
