@@ -46,14 +46,25 @@ const DIFF_TROUBLE: u8 = 2;
 fn pick(store: &Store, device: &str, selector: &Selector) -> Result<Option<Entry>, String> {
     match store.select(device, selector) {
         Ok(e) => Ok(Some(e)),
-        Err(StoreError::NoSnapshots { .. } | StoreError::OutOfRange { .. } | StoreError::NothingBefore { .. }) => Ok(None),
+        Err(
+            StoreError::NoSnapshots { .. }
+            | StoreError::OutOfRange { .. }
+            | StoreError::NothingBefore { .. },
+        ) => Ok(None),
         Err(e) => Err(e.to_string()),
     }
 }
 
 /// Reads a side; with `skip_failed`, an incomplete one is replaced by the
 /// newest complete snapshot before it, and noted.
-fn side(store: &Store, device: &str, entry: &Entry, skip_failed: bool, label: &'static str, skipped: &mut Vec<DeviceEvent>) -> Result<Side, String> {
+fn side(
+    store: &Store,
+    device: &str,
+    entry: &Entry,
+    skip_failed: bool,
+    label: &'static str,
+    skipped: &mut Vec<DeviceEvent>,
+) -> Result<Side, String> {
     let side = Side::read(&entry.path).map_err(|e| e.to_string())?;
     if !skip_failed || side.status == Status::Ok {
         return Ok(side);
@@ -75,7 +86,13 @@ fn side(store: &Store, device: &str, entry: &Entry, skip_failed: bool, label: &'
     Ok(side)
 }
 
-fn resolve(store: &Store, device: &str, from: &Selector, to: &Selector, skip_failed: bool) -> Result<Pair, String> {
+fn resolve(
+    store: &Store,
+    device: &str,
+    from: &Selector,
+    to: &Selector,
+    skip_failed: bool,
+) -> Result<Pair, String> {
     let mut events = Vec::new();
     let (from_entry, to_entry) = (pick(store, device, from)?, pick(store, device, to)?);
     if let (Some(f), Some(t)) = (&from_entry, &to_entry)
@@ -84,8 +101,15 @@ fn resolve(store: &Store, device: &str, from: &Selector, to: &Selector, skip_fai
     {
         // Both points in time land on the same snapshot: nothing newer was collected.
         let side = Side::read(&f.path).map_err(|e| e.to_string())?;
-        events.push(DeviceEvent::Missing { last_seen: side.collected_at });
-        return Ok(Pair { device: side.device, from: None, to: None, events });
+        events.push(DeviceEvent::Missing {
+            last_seen: side.collected_at,
+        });
+        return Ok(Pair {
+            device: side.device.clone(),
+            from: Some(side),
+            to: None,
+            events,
+        });
     }
     let from_side = match from_entry {
         Some(e) => Some(side(store, device, &e, skip_failed, "from", &mut events)?),
@@ -95,12 +119,23 @@ fn resolve(store: &Store, device: &str, from: &Selector, to: &Selector, skip_fai
         Some(e) => Some(side(store, device, &e, skip_failed, "to", &mut events)?),
         None => None,
     };
-    let name = to_side.as_ref().or(from_side.as_ref()).map_or_else(|| device.to_owned(), |s| s.device.clone());
-    Ok(Pair { device: name, from: from_side, to: to_side, events })
+    let name = to_side
+        .as_ref()
+        .or(from_side.as_ref())
+        .map_or_else(|| device.to_owned(), |s| s.device.clone());
+    Ok(Pair {
+        device: name,
+        from: from_side,
+        to: to_side,
+        events,
+    })
 }
 
 fn selector(text: &Option<String>, default: &str, flag: &str) -> anyhow::Result<Selector> {
-    text.as_deref().unwrap_or(default).parse().map_err(|e: String| anyhow::anyhow!("{flag} {e}"))
+    text.as_deref()
+        .unwrap_or(default)
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{flag} {e}"))
 }
 
 fn build(args: &DiffArgs) -> anyhow::Result<diff::Report> {
@@ -112,7 +147,12 @@ fn build(args: &DiffArgs) -> anyhow::Result<diff::Report> {
     match (args.all, args.what.as_slice()) {
         (true, []) => {
             let devices = store.devices()?;
-            Ok(diff::compare_streaming(devices, |d| resolve(&store, d, &from, &to, args.skip_failed), &from_text, &to_text))
+            Ok(diff::compare_streaming(
+                devices,
+                |d| resolve(&store, d, &from, &to, args.skip_failed),
+                &from_text,
+                &to_text,
+            ))
         }
         (true, _) => bail!("--all compares the whole store: give no device or files"),
         (false, [device]) => {
@@ -120,15 +160,28 @@ fn build(args: &DiffArgs) -> anyhow::Result<diff::Report> {
                 bail!("{device} is a file: give two snapshot files, or a device name");
             }
             if store.list(device)?.is_empty() {
-                bail!("no snapshots of device {device:?} in {}", store.root().display());
+                bail!(
+                    "no snapshots of device {device:?} in {}",
+                    store.root().display()
+                );
             }
-            let pair = resolve(&store, device, &from, &to, args.skip_failed).map_err(anyhow::Error::msg)?;
+            let pair = resolve(&store, device, &from, &to, args.skip_failed)
+                .map_err(anyhow::Error::msg)?;
             Ok(diff::compare(vec![pair], &from_text, &to_text, Vec::new()))
         }
         (false, [a, b]) => {
             let (a_side, b_side) = (Side::read(Path::new(a))?, Side::read(Path::new(b))?);
-            let device = if a_side.device == b_side.device { b_side.device.clone() } else { format!("{} → {}", a_side.device, b_side.device) };
-            let pair = Pair { device, from: Some(a_side), to: Some(b_side), events: Vec::new() };
+            let device = if a_side.device == b_side.device {
+                b_side.device.clone()
+            } else {
+                format!("{} → {}", a_side.device, b_side.device)
+            };
+            let pair = Pair {
+                device,
+                from: Some(a_side),
+                to: Some(b_side),
+                events: Vec::new(),
+            };
             Ok(diff::compare(vec![pair], a, b, Vec::new()))
         }
         (false, _) => bail!("give a device name, two snapshot files, or --all"),

@@ -102,7 +102,12 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
                 }
             }
         }
-        SnapshotsCommand::Prune { keep_last, keep_within, dry_run, store } => {
+        SnapshotsCommand::Prune {
+            keep_last,
+            keep_within,
+            dry_run,
+            store,
+        } => {
             let within = keep_within.as_deref().map(parse_duration).transpose()?;
             if keep_last == 0 && within.is_none() {
                 anyhow::bail!("give --keep-last N and/or --keep-within DURATION");
@@ -117,11 +122,18 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
                     if !dry_run {
                         store.remove(&entry)?;
                     }
-                    println!("{} {}", if dry_run { "would delete" } else { "deleted" }, entry.path.display());
+                    println!(
+                        "{} {}",
+                        if dry_run { "would delete" } else { "deleted" },
+                        entry.path.display()
+                    );
                     removed += 1;
                 }
             }
-            println!("{removed} snapshots {}, {kept} kept", if dry_run { "to delete" } else { "deleted" });
+            println!(
+                "{removed} snapshots {}, {kept} kept",
+                if dry_run { "to delete" } else { "deleted" }
+            );
         }
         SnapshotsCommand::Show { device, at, store } => {
             let selector: Selector = at
@@ -141,7 +153,9 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
 fn parse_duration(text: &str) -> anyhow::Result<chrono::TimeDelta> {
     let t = text.trim();
     let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = number.parse().map_err(|_| anyhow::anyhow!("--keep-within {text:?}: expected a number and a unit (s, m, h, d, w)"))?;
+    let n: i64 = number.parse().map_err(|_| {
+        anyhow::anyhow!("--keep-within {text:?}: expected a number and a unit (s, m, h, d, w)")
+    })?;
     Ok(match unit {
         "s" => chrono::TimeDelta::seconds(n),
         "m" => chrono::TimeDelta::minutes(n),

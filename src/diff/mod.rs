@@ -19,7 +19,17 @@ use crate::snapshot::Status;
 pub use side::Side;
 
 /// The item fields whose change is reported (position is compared apart).
-const FIELDS: [&str; 9] = ["model", "name", "description", "class", "hw_rev", "fw_rev", "sw_rev", "mfg", "is_fru"];
+const FIELDS: [&str; 9] = [
+    "model",
+    "name",
+    "description",
+    "class",
+    "hw_rev",
+    "fw_rev",
+    "sw_rev",
+    "mfg",
+    "is_fru",
+];
 
 fn field(item: &Item, name: &str) -> String {
     match name {
@@ -53,13 +63,33 @@ pub struct Place {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Change {
-    Added { key: String, item: Item },
-    Removed { key: String, item: Item },
+    Added {
+        key: String,
+        item: Item,
+    },
+    Removed {
+        key: String,
+        item: Item,
+    },
     /// The same serial on another device or at another position.
-    Moved { key: String, item: Item, from: Place, to: Place, fields: Vec<FieldChange> },
-    Changed { key: String, item: Item, fields: Vec<FieldChange> },
+    Moved {
+        key: String,
+        item: Item,
+        from: Place,
+        to: Place,
+        fields: Vec<FieldChange>,
+    },
+    Changed {
+        key: String,
+        item: Item,
+        fields: Vec<FieldChange>,
+    },
     /// Not comparable because one side was not collected completely.
-    Unknown { key: String, item: Item, reason: String },
+    Unknown {
+        key: String,
+        item: Item,
+        reason: String,
+    },
 }
 
 impl Change {
@@ -113,7 +143,13 @@ pub enum DeviceEvent {
 impl DeviceEvent {
     /// True for events that are differences in their own right.
     fn is_difference(&self) -> bool {
-        !matches!(self, DeviceEvent::Incomplete { replaced_by: Some(_), .. })
+        !matches!(
+            self,
+            DeviceEvent::Incomplete {
+                replaced_by: Some(_),
+                ..
+            }
+        )
     }
 }
 
@@ -156,7 +192,9 @@ pub struct Report {
 impl Report {
     /// True when anything differs (diff(1)'s "differences found").
     pub fn has_changes(&self) -> bool {
-        self.devices.iter().any(|d| !d.changes.is_empty() || d.events.iter().any(DeviceEvent::is_difference))
+        self.devices
+            .iter()
+            .any(|d| !d.changes.is_empty() || d.events.iter().any(DeviceEvent::is_difference))
     }
 }
 
@@ -171,7 +209,11 @@ pub struct Pair {
 }
 
 fn snapshot_ref(side: &Side) -> SnapshotRef {
-    SnapshotRef { path: side.path.display().to_string(), collected_at: side.collected_at, status: side.status }
+    SnapshotRef {
+        path: side.path.display().to_string(),
+        collected_at: side.collected_at,
+        status: side.status,
+    }
 }
 
 fn field_changes(old: &Item, new: &Item) -> Vec<FieldChange> {
@@ -179,7 +221,11 @@ fn field_changes(old: &Item, new: &Item) -> Vec<FieldChange> {
         .iter()
         .filter_map(|&f| {
             let (o, n) = (field(old, f), field(new, f));
-            (o != n).then_some(FieldChange { field: f, old: o, new: n })
+            (o != n).then_some(FieldChange {
+                field: f,
+                old: o,
+                new: n,
+            })
         })
         .collect()
 }
@@ -237,7 +283,10 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
     let from_items = from.as_ref().map_or(&empty, |s| &s.items);
     let to_items = to.as_ref().map_or(&empty, |s| &s.items);
     // What a side cannot vouch for: a key it lacks may simply not have been read.
-    let from_blind = from.as_ref().is_some_and(incomplete).then(|| reason(from.as_ref()));
+    let from_blind = from
+        .as_ref()
+        .is_some_and(incomplete)
+        .then(|| reason(from.as_ref()));
     let to_blind = match &to {
         Some(s) if incomplete(s) => Some(reason(Some(s))),
         None => Some("no newer snapshot".to_owned()),
@@ -251,28 +300,63 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
                     diff.changes.push(Change::Moved {
                         key: key.clone(),
                         item: new.clone(),
-                        from: Place { device: diff.device.clone(), path: old.path.clone() },
-                        to: Place { device: diff.device.clone(), path: new.path.clone() },
+                        from: Place {
+                            device: diff.device.clone(),
+                            path: old.path.clone(),
+                        },
+                        to: Place {
+                            device: diff.device.clone(),
+                            path: new.path.clone(),
+                        },
                         fields,
                     });
                 } else if fields.is_empty() {
                     diff.unchanged += 1;
                 } else {
-                    diff.changes.push(Change::Changed { key: key.clone(), item: new.clone(), fields });
+                    diff.changes.push(Change::Changed {
+                        key: key.clone(),
+                        item: new.clone(),
+                        fields,
+                    });
                 }
             }
             None => match &to_blind {
-                Some(why) => diff.changes.push(Change::Unknown { key: key.clone(), item: old.clone(), reason: why.clone() }),
-                None if follows_across_devices(old) => removed.push(Loose { device_index: index, key: key.clone(), item: old.clone() }),
-                None => diff.changes.push(Change::Removed { key: key.clone(), item: old.clone() }),
+                Some(why) => diff.changes.push(Change::Unknown {
+                    key: key.clone(),
+                    item: old.clone(),
+                    reason: why.clone(),
+                }),
+                None if follows_across_devices(old) => removed.push(Loose {
+                    device_index: index,
+                    key: key.clone(),
+                    item: old.clone(),
+                }),
+                None => diff.changes.push(Change::Removed {
+                    key: key.clone(),
+                    item: old.clone(),
+                }),
             },
         }
     }
-    for (key, new) in to_items.iter().filter(|(k, _)| !from_items.contains_key(*k)) {
+    for (key, new) in to_items
+        .iter()
+        .filter(|(k, _)| !from_items.contains_key(*k))
+    {
         match &from_blind {
-            Some(why) => diff.changes.push(Change::Unknown { key: key.clone(), item: new.clone(), reason: why.clone() }),
-            None if follows_across_devices(new) => added.push(Loose { device_index: index, key: key.clone(), item: new.clone() }),
-            None => diff.changes.push(Change::Added { key: key.clone(), item: new.clone() }),
+            Some(why) => diff.changes.push(Change::Unknown {
+                key: key.clone(),
+                item: new.clone(),
+                reason: why.clone(),
+            }),
+            None if follows_across_devices(new) => added.push(Loose {
+                device_index: index,
+                key: key.clone(),
+                item: new.clone(),
+            }),
+            None => diff.changes.push(Change::Added {
+                key: key.clone(),
+                item: new.clone(),
+            }),
         }
     }
     (diff, removed, added)
@@ -284,7 +368,10 @@ fn reason(side: Option<&Side>) -> String {
             "collection {} at {}{}",
             s.status,
             s.collected_at.format("%Y-%m-%dT%H:%M:%SZ"),
-            s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            s.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
         ),
         None => "no snapshot".into(),
     }
@@ -294,7 +381,11 @@ type Compared = (DeviceDiff, Vec<Loose>, Vec<Loose>);
 
 /// Compares pairs already in memory.
 pub fn compare(pairs: Vec<Pair>, from: &str, to: &str, errors: Vec<String>) -> Report {
-    let results = pairs.into_iter().enumerate().map(|(i, p)| compare_device(i, p)).collect();
+    let results = pairs
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| compare_device(i, p))
+        .collect();
     finish(results, from, to, errors)
 }
 
@@ -305,7 +396,9 @@ pub fn compare_streaming<R>(devices: Vec<String>, resolve: R, from: &str, to: &s
 where
     R: Fn(&str) -> Result<Pair, String> + Sync,
 {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(devices.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(devices.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut gathered: Vec<(usize, Result<Compared, String>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -332,7 +425,11 @@ where
             Ok(mut compared) => {
                 // Loose items refer to their device by position in `results`.
                 let at = results.len();
-                compared.1.iter_mut().chain(compared.2.iter_mut()).for_each(|l| l.device_index = at);
+                compared
+                    .1
+                    .iter_mut()
+                    .chain(compared.2.iter_mut())
+                    .for_each(|l| l.device_index = at);
                 results.push(compared);
             }
             Err(e) => errors.push(e),
@@ -359,22 +456,38 @@ fn finish(mut results: Vec<Compared>, from: &str, to: &str, errors: Vec<String>)
                 let fields = field_changes(&gone.item, &arrived.item);
                 let change = Change::Moved {
                     key: gone.key,
-                    from: Place { device: devices[gone.device_index].device.clone(), path: gone.item.path.clone() },
-                    to: Place { device: devices[arrived.device_index].device.clone(), path: arrived.item.path.clone() },
+                    from: Place {
+                        device: devices[gone.device_index].device.clone(),
+                        path: gone.item.path.clone(),
+                    },
+                    to: Place {
+                        device: devices[arrived.device_index].device.clone(),
+                        path: arrived.item.path.clone(),
+                    },
                     item: arrived.item,
                     fields,
                 };
                 devices[arrived.device_index].changes.push(change);
             }
-            None => devices[gone.device_index].changes.push(Change::Removed { key: gone.key, item: gone.item }),
+            None => devices[gone.device_index].changes.push(Change::Removed {
+                key: gone.key,
+                item: gone.item,
+            }),
         }
     }
     for (_, arrived) in added {
-        devices[arrived.device_index].changes.push(Change::Added { key: arrived.key, item: arrived.item });
+        devices[arrived.device_index].changes.push(Change::Added {
+            key: arrived.key,
+            item: arrived.item,
+        });
     }
-    let mut stats = Stats { devices: devices.len(), ..Stats::default() };
+    let mut stats = Stats {
+        devices: devices.len(),
+        ..Stats::default()
+    };
     for d in &mut devices {
-        d.changes.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key().cmp(b.key())));
+        d.changes
+            .sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.key().cmp(b.key())));
         stats.unchanged += d.unchanged;
         for c in &d.changes {
             match c {
@@ -394,7 +507,15 @@ fn finish(mut results: Vec<Compared>, from: &str, to: &str, errors: Vec<String>)
         }
     }
     devices.sort_by(|a, b| a.device.cmp(&b.device));
-    Report { format: "invmon-diff", schema: 1, from: from.into(), to: to.into(), devices, stats, errors }
+    Report {
+        format: "invmon-diff",
+        schema: 1,
+        from: from.into(),
+        to: to.into(),
+        devices,
+        stats,
+        errors,
+    }
 }
 
 fn order(c: &Change) -> u8 {

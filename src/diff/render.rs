@@ -56,11 +56,19 @@ fn word_diff(old: &str, new: &str) -> String {
 }
 
 fn place(p: &Place) -> String {
-    if p.path.is_empty() { p.device.clone() } else { format!("{} {}", p.device, p.path.join(" > ")) }
+    if p.path.is_empty() {
+        p.device.clone()
+    } else {
+        format!("{} {}", p.device, p.path.join(" > "))
+    }
 }
 
 fn label(item: &Item) -> String {
-    let name = if item.name.is_empty() { &item.description } else { &item.name };
+    let name = if item.name.is_empty() {
+        &item.description
+    } else {
+        &item.name
+    };
     let mut parts = vec![item.class.as_str()];
     if !item.model.is_empty() {
         parts.push(&item.model);
@@ -70,7 +78,11 @@ fn label(item: &Item) -> String {
 
 fn when(side: &Option<super::SnapshotRef>) -> String {
     match side {
-        Some(s) => format!("{} ({})", s.collected_at.format("%Y-%m-%dT%H:%M:%SZ"), s.status),
+        Some(s) => format!(
+            "{} ({})",
+            s.collected_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            s.status
+        ),
         None => "none".into(),
     }
 }
@@ -79,21 +91,45 @@ fn event_text(e: &DeviceEvent) -> String {
     match e {
         DeviceEvent::New => "new device".into(),
         DeviceEvent::Missing { last_seen } => {
-            format!("missing: not collected since {}", last_seen.format("%Y-%m-%dT%H:%M:%SZ"))
+            format!(
+                "missing: not collected since {}",
+                last_seen.format("%Y-%m-%dT%H:%M:%SZ")
+            )
         }
-        DeviceEvent::Incomplete { side, status, reason, replaced_by: None } => {
+        DeviceEvent::Incomplete {
+            side,
+            status,
+            reason,
+            replaced_by: None,
+        } => {
             format!("{side} side collection {status}: {reason}")
         }
-        DeviceEvent::Incomplete { side, status, reason, replaced_by: Some(stamp) } => {
-            format!("{side} side collection {status} ({reason}); compared with the complete snapshot of {stamp}")
+        DeviceEvent::Incomplete {
+            side,
+            status,
+            reason,
+            replaced_by: Some(stamp),
+        } => {
+            format!(
+                "{side} side collection {status} ({reason}); compared with the complete snapshot of {stamp}"
+            )
         }
     }
 }
 
 fn stats_line(s: &Stats) -> String {
     format!(
-        "{} devices: {} added, {} removed, {} moved, {} changed, {} unknown, {} unchanged; {} new, {} missing, {} incomplete",
-        s.devices, s.added, s.removed, s.moved, s.changed, s.unknown, s.unchanged, s.new_devices, s.missing_devices,
+        "{} device{}: {} added, {} removed, {} moved, {} changed, {} unknown, {} unchanged; {} new, {} missing, {} incomplete",
+        s.devices,
+        if s.devices == 1 { "" } else { "s" },
+        s.added,
+        s.removed,
+        s.moved,
+        s.changed,
+        s.unknown,
+        s.unchanged,
+        s.new_devices,
+        s.missing_devices,
         s.incomplete_devices
     )
 }
@@ -103,8 +139,19 @@ fn line(c: &Change) -> (char, String) {
     match c {
         Change::Added { key, item } => ('+', format!("{key}  {}", label(item))),
         Change::Removed { key, item } => ('-', format!("{key}  {}", label(item))),
-        Change::Moved { key, item, from, to, fields } => {
-            let mut text = format!("{key}  {}  from {} to {}", label(item), place(from), place(to));
+        Change::Moved {
+            key,
+            item,
+            from,
+            to,
+            fields,
+        } => {
+            let mut text = format!(
+                "{key}  {}  from {} to {}",
+                label(item),
+                place(from),
+                place(to)
+            );
             for f in fields {
                 text += &format!("; {}", value_change(f, word_diff));
             }
@@ -114,7 +161,9 @@ fn line(c: &Change) -> (char, String) {
             let list: Vec<String> = fields.iter().map(|f| value_change(f, word_diff)).collect();
             ('~', format!("{key}  {}  {}", label(item), list.join("; ")))
         }
-        Change::Unknown { key, item, reason } => ('?', format!("{key}  {}  unknown: {reason}", label(item))),
+        Change::Unknown { key, item, reason } => {
+            ('?', format!("{key}  {}  unknown: {reason}", label(item)))
+        }
     }
 }
 
@@ -135,14 +184,32 @@ fn paint(color: bool, marker: char, text: &str) -> String {
 
 fn text(report: &Report, color: bool) -> String {
     let mut out = String::new();
-    for d in report.devices.iter().filter(|d| !d.changes.is_empty() || !d.events.is_empty()) {
-        let _ = writeln!(out, "{}: {} → {}", paint(color, '!', &d.device), when(&d.from), when(&d.to));
+    for d in report
+        .devices
+        .iter()
+        .filter(|d| !d.changes.is_empty() || !d.events.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "{}: {} → {}",
+            paint(color, '!', &d.device),
+            when(&d.from),
+            when(&d.to)
+        );
         for e in &d.events {
-            let _ = writeln!(out, "  {}", paint(color, '!', &format!("! {}", event_text(e))));
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(color, '!', &format!("! {}", event_text(e)))
+            );
         }
         for c in &d.changes {
             let (marker, text) = line(c);
-            let _ = writeln!(out, "  {}", paint(color, marker, &format!("{marker} {text}")));
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint(color, marker, &format!("{marker} {text}"))
+            );
         }
     }
     for e in &report.errors {
@@ -157,9 +224,24 @@ fn cell(s: &str) -> String {
 }
 
 fn markdown(report: &Report) -> String {
-    let mut out = format!("# Hardware changes: `{}` → `{}`\n\n{}\n", report.from, report.to, stats_line(&report.stats));
-    for d in report.devices.iter().filter(|d| !d.changes.is_empty() || !d.events.is_empty()) {
-        let _ = write!(out, "\n## {}\n\n`{}` → `{}`\n\n", cell(&d.device), when(&d.from), when(&d.to));
+    let mut out = format!(
+        "# Hardware changes: `{}` → `{}`\n\n{}\n",
+        report.from,
+        report.to,
+        stats_line(&report.stats)
+    );
+    for d in report
+        .devices
+        .iter()
+        .filter(|d| !d.changes.is_empty() || !d.events.is_empty())
+    {
+        let _ = write!(
+            out,
+            "\n## {}\n\n`{}` → `{}`\n\n",
+            cell(&d.device),
+            when(&d.from),
+            when(&d.to)
+        );
         for e in &d.events {
             let _ = writeln!(out, "- **{}**", cell(&event_text(e)));
         }
@@ -173,7 +255,9 @@ fn markdown(report: &Report) -> String {
                 let details = match c {
                     Change::Added { .. } => "added".to_owned(),
                     Change::Removed { .. } => "removed".to_owned(),
-                    Change::Moved { from, to, fields, .. } => {
+                    Change::Moved {
+                        from, to, fields, ..
+                    } => {
                         let mut t = format!("moved from {} to {}", place(from), place(to));
                         for f in fields {
                             t += &format!("; {}", value_change(f, |o, n| format!("~~{o}~~ {n}")));
@@ -188,7 +272,13 @@ fn markdown(report: &Report) -> String {
                     Change::Unknown { reason, .. } => format!("unknown: {reason}"),
                 };
                 let marker = line(c).0;
-                let _ = writeln!(out, "| {marker} | `{}` | {} | {} |", cell(c.key()), cell(&label(item)), cell(&details));
+                let _ = writeln!(
+                    out,
+                    "| {marker} | `{}` | {} | {} |",
+                    cell(c.key()),
+                    cell(&label(item)),
+                    cell(&details)
+                );
             }
         }
     }
@@ -208,7 +298,10 @@ mod tests {
     #[test]
     fn word_diff_marks_only_what_changed() {
         assert_eq!(
-            word_diff("Cisco IOS Software, Version 15.0(2)SE11", "Cisco IOS Software, Version 15.2(7)E4"),
+            word_diff(
+                "Cisco IOS Software, Version 15.0(2)SE11",
+                "Cisco IOS Software, Version 15.2(7)E4"
+            ),
             "Cisco IOS Software, Version [-15.0(2)SE11-]{+15.2(7)E4+}"
         );
     }

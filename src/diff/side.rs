@@ -67,7 +67,13 @@ impl Side {
         let items = lean
             .checkin
             .inventory
-            .map(|s| s.managed_items.into_iter().filter(|(_, m)| m.status == ItemStatus::Present).map(|(k, m)| (k, m.data)).collect())
+            .map(|s| {
+                s.managed_items
+                    .into_iter()
+                    .filter(|(_, m)| m.status == ItemStatus::Present)
+                    .map(|(k, m)| (k, m.data))
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(Side {
             path: path.to_owned(),

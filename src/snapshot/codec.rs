@@ -50,12 +50,21 @@ struct Header {
 
 fn check_header(path: &Path, format: Option<&str>, schema: Option<u64>) -> Result<(), CodecError> {
     if format != Some(FORMAT) {
-        return Err(CodecError::Foreign { path: path.to_owned(), why: format!("no \"format\": \"{FORMAT}\" field") });
+        return Err(CodecError::Foreign {
+            path: path.to_owned(),
+            why: format!("no \"format\": \"{FORMAT}\" field"),
+        });
     }
     match schema {
-        Some(s) if s > u64::from(SCHEMA) => Err(CodecError::TooNew { path: path.to_owned(), found: s }),
+        Some(s) if s > u64::from(SCHEMA) => Err(CodecError::TooNew {
+            path: path.to_owned(),
+            found: s,
+        }),
         Some(_) => Ok(()),
-        None => Err(CodecError::Foreign { path: path.to_owned(), why: "no schema version".into() }),
+        None => Err(CodecError::Foreign {
+            path: path.to_owned(),
+            why: "no schema version".into(),
+        }),
     }
 }
 
@@ -67,18 +76,27 @@ pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
 /// document (unknown fields are skipped, which is much cheaper than
 /// building the whole tree).
 pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
-    let io = |source| CodecError::Io { path: path.to_owned(), source };
+    let io = |source| CodecError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = File::open(path).map_err(io)?;
     let mut compressed = Vec::new();
     file.read_to_end(&mut compressed).map_err(io)?;
     if compressed.len() < 4 || compressed[..4] != ZSTD_MAGIC {
-        return Err(CodecError::NotZstd { path: path.to_owned(), why: "no zstd frame header".into() });
+        return Err(CodecError::NotZstd {
+            path: path.to_owned(),
+            why: "no zstd frame header".into(),
+        });
     }
     let mut json = Vec::with_capacity(compressed.len() * 8);
     zstd::stream::read::Decoder::new(&compressed[..])
         .map_err(io)?
         .read_to_end(&mut json)
-        .map_err(|e| CodecError::Corrupt { path: path.to_owned(), why: e.to_string() })?;
+        .map_err(|e| CodecError::Corrupt {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })?;
     match serde_json::from_slice::<T>(&json) {
         Ok(doc) => {
             let (format, schema) = doc.header();
@@ -90,7 +108,10 @@ pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
             if let Ok(h) = serde_json::from_slice::<Header>(&json) {
                 check_header(path, h.format.as_deref(), h.schema)?;
             }
-            Err(CodecError::Corrupt { path: path.to_owned(), why: format!("invalid JSON: {e}") })
+            Err(CodecError::Corrupt {
+                path: path.to_owned(),
+                why: format!("invalid JSON: {e}"),
+            })
         }
     }
 }

@@ -35,7 +35,8 @@ pub enum StoreError {
 pub enum Selector {
     Latest(usize),
     AtOrBefore(DateTime<Utc>),
-    /// The newest snapshot whose timestamp starts with this (`2026-11-21T05`).
+    /// A timestamp prefix (`2026-11-21T05`): the newest snapshot taken by
+    /// the end of the period it names.
     Prefix(String),
     /// A snapshot file named directly.
     File(PathBuf),
@@ -98,7 +99,10 @@ impl Entry {
             .and_then(|n| n.strip_suffix(SUFFIX))
             .and_then(|stem| NaiveDateTime::parse_from_str(stem, STAMP).ok())
             .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc());
-        Entry { path: path.to_owned(), taken }
+        Entry {
+            path: path.to_owned(),
+            taken,
+        }
     }
 
     pub fn stamp(&self) -> String {
@@ -207,21 +211,37 @@ impl Store {
         }
         let list = self.list(device)?;
         if list.is_empty() {
-            return Err(StoreError::NoSnapshots { device: device.into(), root: self.root.clone() });
+            return Err(StoreError::NoSnapshots {
+                device: device.into(),
+                root: self.root.clone(),
+            });
         }
         let newest_first = || list.iter().rev();
         let found = match selector {
             Selector::Latest(n) => newest_first().nth(*n),
             Selector::AtOrBefore(t) => newest_first().find(|e| e.taken <= *t),
-            Selector::Prefix(p) => newest_first().find(|e| e.stamp().starts_with(p.as_str())),
+            // Stamps are fixed-width and sort as text, so "by the end of the
+            // period" is: the stamp cut to the prefix's length is not after it.
+            Selector::Prefix(p) => newest_first().find(|e| {
+                let stamp = e.stamp();
+                stamp.get(..p.len()).unwrap_or(&stamp) <= p.as_str()
+            }),
             Selector::File(_) => unreachable!("handled above"),
         };
         found.cloned().ok_or_else(|| match selector {
-            Selector::Latest(n) => {
-                StoreError::OutOfRange { device: device.into(), count: list.len(), selector: format!("latest~{n}") }
-            }
-            Selector::AtOrBefore(t) => StoreError::NothingBefore { device: device.into(), at: t.format(STAMP).to_string() },
-            other => StoreError::NothingBefore { device: device.into(), at: format!("{other:?}") },
+            Selector::Latest(n) => StoreError::OutOfRange {
+                device: device.into(),
+                count: list.len(),
+                selector: format!("latest~{n}"),
+            },
+            Selector::AtOrBefore(t) => StoreError::NothingBefore {
+                device: device.into(),
+                at: t.format(STAMP).to_string(),
+            },
+            other => StoreError::NothingBefore {
+                device: device.into(),
+                at: format!("{other:?}"),
+            },
         })
     }
 
@@ -266,21 +286,35 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<Entry>, StoreError> {
         let list = self.list(device)?;
-        let newest_ok = list.iter().rev().find(|e| codec::read(&e.path).is_ok_and(|s| s.outcome.status == Status::Ok));
+        let newest_ok = list
+            .iter()
+            .rev()
+            .find(|e| codec::read(&e.path).is_ok_and(|s| s.outcome.status == Status::Ok));
         let cutoff = keep_within.map(|w| now - w);
         let keep = |i: usize, e: &Entry| {
             i < keep_last
                 || cutoff.is_some_and(|c| e.taken >= c)
                 || newest_ok.is_some_and(|ok| ok.path == e.path)
         };
-        Ok(list.iter().rev().enumerate().filter(|(i, e)| !keep(*i, e)).map(|(_, e)| e.clone()).collect())
+        Ok(list
+            .iter()
+            .rev()
+            .enumerate()
+            .filter(|(i, e)| !keep(*i, e))
+            .map(|(_, e)| e.clone())
+            .collect())
     }
 
     /// Deletes a snapshot and the raw walk kept beside it, if any.
     pub fn remove(&self, entry: &Entry) -> Result<(), StoreError> {
-        let unusable = |e: std::io::Error| StoreError::Unusable { path: entry.path.clone(), why: e.to_string() };
+        let unusable = |e: std::io::Error| StoreError::Unusable {
+            path: entry.path.clone(),
+            why: e.to_string(),
+        };
         std::fs::remove_file(&entry.path).map_err(unusable)?;
-        let raw = entry.path.with_file_name(format!("{}.snmprec", entry.stamp()));
+        let raw = entry
+            .path
+            .with_file_name(format!("{}.snmprec", entry.stamp()));
         match std::fs::remove_file(&raw) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(unusable(e)),
             _ => Ok(()),
@@ -327,25 +361,56 @@ mod tests {
         use crate::snapshot::{Device, FORMAT, Outcome, SCHEMA, Tool};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        for (day, status) in [(0, Status::Ok), (1, Status::Ok), (2, Status::Failed), (3, Status::Failed), (4, Status::Failed)] {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        for (day, status) in [
+            (0, Status::Ok),
+            (1, Status::Ok),
+            (2, Status::Failed),
+            (3, Status::Failed),
+            (4, Status::Failed),
+        ] {
             let mut s = Snapshot {
                 format: FORMAT.into(),
                 schema: SCHEMA,
                 collected_at: t0 + TimeDelta::days(day),
-                device: Device { name: "r1".into(), ..Device::default() },
-                outcome: Outcome { status, reason: None, duration_ms: 0 },
+                device: Device {
+                    name: "r1".into(),
+                    ..Device::default()
+                },
+                outcome: Outcome {
+                    status,
+                    reason: None,
+                    duration_ms: 0,
+                },
                 tool: Tool::current(),
                 checkin: Default::default(),
             };
             store.write(&mut s).unwrap();
         }
         let now = t0 + TimeDelta::days(5);
-        let stamps = |v: Vec<Entry>| v.iter().map(|e| e.taken.format("%d").to_string()).collect::<Vec<_>>();
+        let stamps = |v: Vec<Entry>| {
+            v.iter()
+                .map(|e| e.taken.format("%d").to_string())
+                .collect::<Vec<_>>()
+        };
         // Keep the 2 newest (days 4, 3) and the newest complete one (day 1).
-        assert_eq!(stamps(store.prune_plan("r1", 2, None, now).unwrap()), ["03", "01"], "days 2 and 0");
+        assert_eq!(
+            stamps(store.prune_plan("r1", 2, None, now).unwrap()),
+            ["03", "01"],
+            "days 2 and 0"
+        );
         // Within 3.5 days: days 2–4 kept by age, day 1 as the newest complete one.
-        assert_eq!(stamps(store.prune_plan("r1", 0, Some(TimeDelta::hours(84)), now).unwrap()), ["01"], "day 0");
+        assert_eq!(
+            stamps(
+                store
+                    .prune_plan("r1", 0, Some(TimeDelta::hours(84)), now)
+                    .unwrap()
+            ),
+            ["01"],
+            "day 0"
+        );
     }
 
     #[test]
@@ -359,8 +424,17 @@ mod tests {
         assert!("2026-11-21T05:48:53Z".parse::<Selector>().is_ok());
         assert!("2026-11-21".parse::<Selector>().is_ok());
         assert!("yesterday".parse::<Selector>().is_err());
-        assert_eq!("2026-11-21T05".parse(), Ok(Selector::Prefix("2026-11-21T05".into())));
-        assert_eq!("2026-11-21T05:48".parse(), Ok(Selector::Prefix("2026-11-21T05-48".into())));
-        assert!(matches!("snapshots/r1/x.json.zst".parse(), Ok(Selector::File(_))));
+        assert_eq!(
+            "2026-11-21T05".parse(),
+            Ok(Selector::Prefix("2026-11-21T05".into()))
+        );
+        assert_eq!(
+            "2026-11-21T05:48".parse(),
+            Ok(Selector::Prefix("2026-11-21T05-48".into()))
+        );
+        assert!(matches!(
+            "snapshots/r1/x.json.zst".parse(),
+            Ok(Selector::File(_))
+        ));
     }
 }

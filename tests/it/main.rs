@@ -2,6 +2,7 @@
 
 mod cli;
 mod collect;
+mod diff;
 mod faults;
 mod golden;
 mod secrets;
