@@ -28,3 +28,17 @@ build_invmon() {
     cargo build --locked --quiet "${flag[@]}" --bin invmon >&2
     echo "$PWD/target/$profile/invmon"
 }
+
+# Runs a command with output to $MEASURE_LOG; prints "wall_s cpu_s maxrss_kb exit"
+# for it and the children it waited for.
+measure() {
+    python3 - "$@" <<'PY'
+import os, sys, time, subprocess
+t0 = time.monotonic()
+log = open(os.environ["MEASURE_LOG"], "w")
+p = subprocess.Popen(sys.argv[1:], stdout=log, stderr=log)
+_, status, ru = os.wait4(p.pid, 0)
+wall = time.monotonic() - t0
+print(f"{wall:.3f} {ru.ru_utime + ru.ru_stime:.3f} {ru.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+PY
+}

@@ -292,22 +292,25 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
         None => Some("no newer snapshot".to_owned()),
         _ => None,
     };
-    for (key, old) in from_items {
+    for (key, old_raw) in from_items {
         match to_items.get(key) {
-            Some(new) => {
-                let fields = field_changes(old, new);
+            // Item data holds nothing volatile: identical text is an unchanged item.
+            Some(new_raw) if new_raw.get() == old_raw.get() => diff.unchanged += 1,
+            Some(new_raw) => {
+                let (old, new) = (side::parse(old_raw), side::parse(new_raw));
+                let fields = field_changes(&old, &new);
                 if old.path != new.path {
                     diff.changes.push(Change::Moved {
                         key: key.clone(),
-                        item: new.clone(),
                         from: Place {
                             device: diff.device.clone(),
-                            path: old.path.clone(),
+                            path: old.path,
                         },
                         to: Place {
                             device: diff.device.clone(),
                             path: new.path.clone(),
                         },
+                        item: new,
                         fields,
                     });
                 } else if fields.is_empty() {
@@ -315,47 +318,51 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
                 } else {
                     diff.changes.push(Change::Changed {
                         key: key.clone(),
-                        item: new.clone(),
+                        item: new,
                         fields,
                     });
                 }
             }
-            None => match &to_blind {
-                Some(why) => diff.changes.push(Change::Unknown {
-                    key: key.clone(),
-                    item: old.clone(),
-                    reason: why.clone(),
-                }),
-                None if follows_across_devices(old) => removed.push(Loose {
-                    device_index: index,
-                    key: key.clone(),
-                    item: old.clone(),
-                }),
-                None => diff.changes.push(Change::Removed {
-                    key: key.clone(),
-                    item: old.clone(),
-                }),
-            },
+            None => {
+                let old = side::parse(old_raw);
+                match &to_blind {
+                    Some(why) => diff.changes.push(Change::Unknown {
+                        key: key.clone(),
+                        item: old,
+                        reason: why.clone(),
+                    }),
+                    None if follows_across_devices(&old) => removed.push(Loose {
+                        device_index: index,
+                        key: key.clone(),
+                        item: old,
+                    }),
+                    None => diff.changes.push(Change::Removed {
+                        key: key.clone(),
+                        item: old,
+                    }),
+                }
+            }
         }
     }
-    for (key, new) in to_items
+    for (key, new_raw) in to_items
         .iter()
         .filter(|(k, _)| !from_items.contains_key(*k))
     {
+        let new = side::parse(new_raw);
         match &from_blind {
             Some(why) => diff.changes.push(Change::Unknown {
                 key: key.clone(),
-                item: new.clone(),
+                item: new,
                 reason: why.clone(),
             }),
-            None if follows_across_devices(new) => added.push(Loose {
+            None if follows_across_devices(&new) => added.push(Loose {
                 device_index: index,
                 key: key.clone(),
-                item: new.clone(),
+                item: new,
             }),
             None => diff.changes.push(Change::Added {
                 key: key.clone(),
-                item: new.clone(),
+                item: new,
             }),
         }
     }
@@ -401,6 +408,7 @@ where
         .min(devices.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut gathered: Vec<(usize, Result<Compared, String>)> = std::thread::scope(|scope| {
+        // Spawn all workers before joining any.
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -413,9 +421,11 @@ where
                     out
                 })
             })
-            .flat_map(|w| w.join().expect("diff worker does not panic"))
             .collect();
         workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("diff worker does not panic"))
+            .collect()
     });
     gathered.sort_by_key(|(i, _)| *i);
     let mut errors = Vec::new();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::inventory::Item;
 use crate::snapshot::checkin::{INVENTORY_SOURCE, ItemStatus};
@@ -44,7 +45,7 @@ struct LeanSource {
 #[derive(Deserialize)]
 struct LeanManaged {
     status: ItemStatus,
-    data: Item,
+    data: Box<RawValue>,
 }
 
 /// One side of a comparison: a snapshot's identity, outcome and present items.
@@ -56,11 +57,44 @@ pub struct Side {
     pub status: Status,
     pub reason: Option<String>,
     /// Present items by managed-item key (the serial, or a position for
-    /// items without a usable serial).
-    pub items: BTreeMap<String, Item>,
+    /// items without a usable serial), as their JSON text: most items are
+    /// unchanged, and comparing text is far cheaper than parsing it.
+    pub items: BTreeMap<String, Box<RawValue>>,
+}
+
+/// The item behind a raw `data` value. Snapshots are validated on read, so
+/// a value that does not parse becomes an empty item rather than an abort.
+pub fn parse(raw: &RawValue) -> Item {
+    serde_json::from_str(raw.get()).unwrap_or_default()
 }
 
 impl Side {
+    /// A side from items in memory (tests, tools).
+    pub fn from_items(
+        path: &str,
+        device: &str,
+        collected_at: DateTime<Utc>,
+        items: BTreeMap<String, Item>,
+    ) -> Side {
+        let items = items
+            .into_iter()
+            .map(|(k, i)| {
+                (
+                    k,
+                    serde_json::value::to_raw_value(&i).expect("items serialize"),
+                )
+            })
+            .collect();
+        Side {
+            path: path.into(),
+            device: device.into(),
+            collected_at,
+            status: Status::Ok,
+            reason: None,
+            items,
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Side, CodecError> {
         let lean: Lean = codec::read_as(path)?;
         debug_assert_eq!(INVENTORY_SOURCE, "SNMP Inventory");

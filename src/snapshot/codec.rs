@@ -89,14 +89,10 @@ pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
             why: "no zstd frame header".into(),
         });
     }
-    let mut json = Vec::with_capacity(compressed.len() * 8);
-    zstd::stream::read::Decoder::new(&compressed[..])
-        .map_err(io)?
-        .read_to_end(&mut json)
-        .map_err(|e| CodecError::Corrupt {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+    let json = decompress(&compressed).map_err(|e| CodecError::Corrupt {
+        path: path.to_owned(),
+        why: e.to_string(),
+    })?;
     match serde_json::from_slice::<T>(&json) {
         Ok(doc) => {
             let (format, schema) = doc.header();
@@ -173,6 +169,31 @@ thread_local! {
     /// Setting up a zstd context costs more than compressing a typical
     /// snapshot; each writer thread keeps one.
     static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Decompresses a whole frame, reusing the thread's context when the frame
+/// states its size (ours always do); streams otherwise.
+fn decompress(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    match zstd::zstd_safe::get_frame_content_size(data) {
+        Ok(Some(size)) if size < (1 << 31) => DECOMPRESSOR.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::new()?);
+            }
+            slot.as_mut()
+                .expect("set above")
+                .decompress(data, size as usize)
+        }),
+        _ => {
+            let mut out = Vec::with_capacity(data.len() * 8);
+            zstd::stream::read::Decoder::new(data)?.read_to_end(&mut out)?;
+            Ok(out)
+        }
+    }
 }
 
 fn compress(data: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -438,23 +438,16 @@ fn mirror(c: &Change) -> Change {
 }
 
 fn side(device: &str, items: Vec<Item>, path: &str) -> Side {
-    let mut used = BTreeMap::new();
+    let mut keyed = BTreeMap::new();
     for i in items {
         let key = if i.serial_issue.is_none() {
             i.serial.clone()
         } else {
             format!("{}:{}#{}", i.class, i.name, i.index)
         };
-        used.insert(key, i);
+        keyed.insert(key, i);
     }
-    Side {
-        path: path.into(),
-        device: device.into(),
-        collected_at: at(T1),
-        status: Status::Ok,
-        reason: None,
-        items: used,
-    }
+    Side::from_items(path, device, at(T1), keyed)
 }
 
 /// Normalises a change for comparison across the two directions: the item
