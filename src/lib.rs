@@ -13,6 +13,8 @@ pub mod diff;
 pub mod inventory;
 pub mod progress;
 pub mod replay;
+pub mod sal;
+pub mod ship;
 pub mod snapshot;
 pub mod snmp;
 pub mod telemetry;

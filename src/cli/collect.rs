@@ -158,6 +158,23 @@ pub struct CollectArgs {
         default_value = "50"
     )]
     parallel_jobs: String,
+    /// Directory of checkin modules run for each device that answered
+    #[arg(
+        long,
+        env = "INVMON_MODULES_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
+    modules: Option<PathBuf>,
+    /// Seconds one checkin module may run
+    #[arg(
+        long,
+        env = "INVMON_MODULE_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "30"
+    )]
+    module_timeout: String,
     /// Sal os_family recorded for devices
     #[arg(
         long,
@@ -303,6 +320,20 @@ pub fn run(
         debug_dump: args.debug_dump.clone(),
         os_family: args.os_family.clone(),
         progress: true,
+        modules: match &args.modules {
+            Some(dir) if !dir.is_dir() => bail!(
+                "INVMON_MODULES_DIR (--modules): {} is not a directory",
+                dir.display()
+            ),
+            Some(dir) => Some(collect::modules::Modules {
+                dir: dir.clone(),
+                timeout: config::parse_seconds(
+                    "INVMON_MODULE_TIMEOUT (--module-timeout)",
+                    &args.module_timeout,
+                )?,
+            }),
+            None => None,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,6 +7,7 @@
 mod collect;
 mod diff;
 mod replay;
+mod ship;
 mod snapshots;
 
 use std::ffi::OsString;
@@ -78,6 +79,8 @@ pub enum Command {
     /// List, show or prune stored snapshots
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
+    /// Send the newest complete snapshot of each device to a destination (Sal)
+    Ship(ship::ShipArgs),
     /// Serve .snmprec recordings as an SNMP agent (v1/v2c community or v3 context = file stem)
     Replay(replay::ReplayArgs),
 }
@@ -130,6 +133,9 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args, level),
         Command::Snapshots(command) => snapshots::run(command, level),
         Command::Replay(args) => replay::run(args, level, &cli.log_dir),
+        Command::Ship(args) => {
+            ship::run(args, sub.expect("subcommand matches"), level, &cli.log_dir)
+        }
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,7 @@
 //! ending in exactly one new snapshot, whatever happened to the others.
 
 pub mod device;
+pub mod modules;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -31,6 +32,8 @@ pub struct Options {
     pub debug_dump: Option<PathBuf>,
     pub os_family: String,
     pub progress: bool,
+    /// Checkin modules run for every device that answered.
+    pub modules: Option<modules::Modules>,
 }
 
 /// How one device ended, for the summary.
@@ -210,6 +213,11 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
         tool: Tool::current(),
         checkin,
     };
+    if let Some(m) = &options.modules
+        && run.status != Status::Failed
+    {
+        modules::run(m, &mut snap);
+    }
     let mut result = DeviceResult {
         name: name.clone(),
         status: run.status,

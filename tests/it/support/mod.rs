@@ -2,6 +2,7 @@
 //! agent, fleets of recorded devices, and a misbehaving agent.
 
 pub mod misbehave;
+pub mod sal;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -181,10 +182,33 @@ pub fn collect(dir: &Path) -> Invmon {
     ])
 }
 
+/// The device's newest snapshot; every snapshot a test looks at must also
+/// be a checkin Sal accepts.
 pub fn latest(dir: &Path, device: &str) -> Snapshot {
     let store = Store::new(dir.join("snapshots"));
     let entry = store.select(device, &Selector::Latest(0)).unwrap();
-    invmon::snapshot::codec::read(&entry.path).unwrap()
+    let snapshot = invmon::snapshot::codec::read(&entry.path).unwrap();
+    assert_sal_accepts(&snapshot);
+    snapshot
+}
+
+pub fn assert_sal_accepts(snapshot: &Snapshot) {
+    use invmon::sal::contract::{Request, basic_auth, check};
+    let (body, _) = invmon::ship::sal::body(snapshot, "testkey");
+    let auth = basic_auth("testkey");
+    let request = Request {
+        method: "POST",
+        path: "/checkin/",
+        authorization: Some(&auth),
+        content_type: Some("application/json"),
+        body: &body,
+    };
+    let verdict = check(&request, Some(&["testkey"]));
+    assert_eq!(
+        verdict.status, 200,
+        "{}: Sal would refuse this checkin: {verdict:?}",
+        snapshot.device.name
+    );
 }
 
 pub fn messages(snapshot: &Snapshot) -> String {

@@ -1,0 +1,200 @@
+//! `invmon ship`: send snapshots to a destination (Sal), plan first.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use clap::parser::ValueSource;
+use secrecy::SecretString;
+use tracing::{error, info, warn};
+use tracing_subscriber::filter::LevelFilter;
+
+use crate::config;
+use crate::sal::client::Client;
+use crate::sal::contract;
+use crate::ship::ledger::Ledger;
+use crate::ship::{self, Step};
+use crate::snapshot::store::Store;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Destination {
+    /// A Sal server's /checkin/ endpoint
+    Sal,
+}
+
+#[derive(Args)]
+pub struct ShipArgs {
+    /// Where to send snapshots
+    #[arg(long, value_enum)]
+    to: Destination,
+    /// Only this device
+    #[arg(short = 'd', long, value_name = "NAME")]
+    device: Option<String>,
+    /// Show what would be sent, send nothing
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    store: super::StoreArg,
+    /// Sal server base URL (checkins go to <URL>/checkin/)
+    #[arg(long, env = "SAL_URL", hide_env_values = true, value_name = "URL")]
+    sal_url: Option<String>,
+    /// Sal machine-group key (prefer SAL_KEY in an env file: flags show in `ps`)
+    #[arg(long, env = "SAL_KEY", hide_env_values = true, value_name = "SECRET")]
+    sal_key: Option<String>,
+    /// Seconds to wait for Sal's answer
+    #[arg(
+        long,
+        env = "SAL_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "60"
+    )]
+    sal_timeout: String,
+    /// Retries after a connection error or a 5xx answer
+    #[arg(
+        long,
+        env = "SAL_RETRIES",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "3"
+    )]
+    sal_retries: String,
+    /// Seconds before the first retry (doubling after each)
+    #[arg(
+        long,
+        env = "SAL_RETRY_DELAY",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "1"
+    )]
+    sal_retry_delay: String,
+}
+
+pub fn run(
+    args: ShipArgs,
+    matches: &clap::ArgMatches,
+    level: LevelFilter,
+    log_dir: &Path,
+) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
+    if matches.value_source("sal_key") == Some(ValueSource::CommandLine) {
+        warn!(
+            "--sal-key was given on the command line, where `ps` and shell history show it; prefer SAL_KEY in an env file."
+        );
+    }
+    let store = Store::new(&args.store.dir);
+    let mut ledger = Ledger::load(Ledger::path(store.root(), "sal"))?;
+    let steps = ship::plan(&store, &ledger, args.device.as_deref())?;
+    let client = if args.dry_run {
+        None
+    } else {
+        let url = args
+            .sal_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .context("SAL_URL (--sal-url) is not set")?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("SAL_URL (--sal-url): {url:?} is not an http:// or https:// URL");
+        }
+        let key = args
+            .sal_key
+            .clone()
+            .filter(|k| !k.is_empty())
+            .context("SAL_KEY (--sal-key) is not set")?;
+        Some(Client::new(
+            url,
+            SecretString::from(key),
+            config::parse_seconds("SAL_TIMEOUT (--sal-timeout)", &args.sal_timeout)?,
+            config::parse_count("SAL_RETRIES (--sal-retries)", &args.sal_retries, 0..=20)? as u32,
+            config::parse_seconds("SAL_RETRY_DELAY (--sal-retry-delay)", &args.sal_retry_delay)?,
+        ))
+    };
+    // The key goes into the body at send time; a dry run shows documents without it.
+    let key = if args.dry_run {
+        "(SAL_KEY)".to_owned()
+    } else {
+        args.sal_key.clone().unwrap_or_default()
+    };
+    let (mut sent, mut current, mut incomplete, mut failed) = (0, 0, 0, 0);
+    for step in steps {
+        match step {
+            Step::UpToDate { device, stamp } => {
+                current += 1;
+                println!("up to date {device}: {stamp} already sent");
+            }
+            Step::NothingComplete { device } => {
+                incomplete += 1;
+                println!("skipped {device}: no complete snapshot to send");
+            }
+            Step::Unreadable { device, error } => {
+                failed += 1;
+                error!(device = %device, "Cannot ship: {error}.");
+                println!("failed {device}: {error}");
+            }
+            Step::Send {
+                device,
+                entry,
+                snapshot,
+            } => {
+                let (body, trimmed) = ship::sal::body(&snapshot, &key);
+                let preflight = contract::check(
+                    &contract::Request {
+                        method: "POST",
+                        path: "/checkin/",
+                        authorization: None,
+                        content_type: Some("application/json"),
+                        body: &body,
+                    },
+                    None,
+                );
+                if preflight.status != 200 {
+                    failed += 1;
+                    let why = preflight.rule.unwrap_or(preflight.body);
+                    println!(
+                        "failed {device}: the checkin breaks Sal's contract ({why}); not sent"
+                    );
+                    continue;
+                }
+                let size = format!("{} KB", body.len().div_ceil(1024));
+                if let Some(note) = &trimmed {
+                    warn!(device = %device, "{note}.");
+                }
+                let Some(client) = &client else {
+                    println!(
+                        "would send {device}: snapshot {} ({size}){}",
+                        entry.stamp(),
+                        trimmed.map(|t| format!("; {t}")).unwrap_or_default()
+                    );
+                    continue;
+                };
+                match client.checkin(&body) {
+                    Ok(answer) => {
+                        ledger.record(&device, &entry.stamp())?;
+                        sent += 1;
+                        info!(device = %device, snapshot = %entry.stamp(), "Sent to Sal: {}.", answer.trim());
+                        println!(
+                            "sent {device}: snapshot {} ({size}): {}",
+                            entry.stamp(),
+                            answer.trim()
+                        );
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        error!(device = %device, "Not sent to {}: {e}.", client.endpoint());
+                        println!("failed {device}: {e}");
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "sal: {sent} sent, {current} up to date, {incomplete} without a complete snapshot, {failed} failed{}",
+        if args.dry_run { " (dry run)" } else { "" }
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_INCOMPLETE)
+    })
+}

@@ -1,0 +1,393 @@
+//! Checkin modules during collect, and `invmon ship --to sal` against the
+//! contract server.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use crate::support::sal::SalServer;
+use crate::support::*;
+
+const KEY: &str = "k3yForTheLabGroup0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn module(dir: &Path, name: &str, script: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Collects the given recordings (device name = recording) into `work`.
+fn collect_fleet(work: &Path, recordings: &[&str], extra: &[&str]) -> Run {
+    let recs = crate::support::recordings(&recordings.iter().map(|r| (*r, *r)).collect::<Vec<_>>());
+    let agent = Replay::start(recs.path(), &[]);
+    let mut fleet = Fleet::new();
+    for r in recordings {
+        fleet = fleet.v2c(r, &agent.addr, r);
+    }
+    fleet.write(work);
+    collect(work).args(extra).run()
+}
+
+fn ship(work: &Path, url: &str, key: &str) -> Run {
+    Invmon::new(work)
+        .args([
+            "ship",
+            "--to",
+            "sal",
+            "--snapshots",
+            "snapshots",
+            "--sal-retry-delay",
+            "0.05",
+        ])
+        .env("SAL_URL", url)
+        .env("SAL_KEY", key)
+        .run()
+}
+
+#[test]
+fn modules_run_in_order_replace_sections_and_fail_alone() {
+    let work = tempfile::tempdir().unwrap();
+    let mods = work.path().join("modules");
+    std::fs::create_dir(&mods).unwrap();
+    module(
+        &mods,
+        "10-first",
+        r#"echo '{"Order": {"facts": {"by": "10-first"}}, "First": {"facts": {"seen": "yes"}, "messages": [{"text": "hello", "message_type": "OTHER"}]}}'"#,
+    );
+    module(
+        &mods,
+        "20-second",
+        r#"echo '{"Order": {"facts": {"by": "20-second"}, "managed_items": {"thing": {"status": "PRESENT"}}}}'"#,
+    );
+    module(&mods, "30-slow", "sleep 10; echo '{}'");
+    module(&mods, "40-crash", "echo boom >&2; exit 3");
+    module(&mods, "50-badjson", "echo 'not json'");
+    module(
+        &mods,
+        "60-machine",
+        r#"echo '{"Machine": {"extra_data": {"serial": "STOLEN"}}}'"#,
+    );
+    module(
+        &mods,
+        "70-env",
+        r#"printf '{"Env": {"facts": {"env": "%s"}}}' "$(env | tr '\n' ' ' | tr -d '"\\')""#,
+    );
+    std::fs::write(mods.join("README"), "not executable, not run").unwrap();
+    let recs = recordings(&[("cisco-c3750", "cisco-c3750"), ("timos_7750", "timos_7750")]);
+    let agent = Replay::start(recs.path(), &[]);
+    Fleet::new()
+        .v2c("r1", &agent.addr, "cisco-c3750")
+        .v2c("r2", &agent.addr, "timos_7750")
+        .write(work.path());
+    let run = collect(work.path())
+        .args(["--modules", "modules", "--module-timeout", "1"])
+        .env("SNMP_COMMUNITY", "Zq8-global-s3cret")
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    for device in ["r1", "r2"] {
+        let snap = latest(work.path(), device);
+        let sources = &snap.checkin.sources;
+        assert_eq!(
+            sources["Order"].facts["by"], "20-second",
+            "later modules replace whole sections"
+        );
+        assert!(sources["Order"].managed_items.contains_key("thing"));
+        assert_eq!(sources["First"].facts["seen"], "yes");
+        assert_ne!(snap.checkin.machine.extra_data["serial"], "STOLEN");
+        let errors = messages(&snap);
+        for expected in [
+            "30-slow: timed out",
+            "40-crash: exit status: 3: boom",
+            "50-badjson: printed invalid JSON",
+            "60-machine: may not replace the \"Machine\" section",
+        ] {
+            assert!(
+                errors.contains(expected),
+                "{device}: {expected} not in {errors}"
+            );
+        }
+        let env = &sources["Env"].facts["env"];
+        assert!(
+            env.contains(&format!("INVMON_DEVICE_NAME={device}")),
+            "{env}"
+        );
+        assert!(env.contains("INVMON_SNAPSHOT_JSON="), "{env}");
+        assert!(
+            !env.contains("SNMP_") && !env.contains("s3cret") && !env.contains("cisco-c3750="),
+            "secrets reach modules: {env}"
+        );
+    }
+}
+
+#[test]
+fn example_module_section_reaches_the_snapshot_and_sal() {
+    let work = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/checkin-modules");
+    let run = collect_fleet(
+        work.path(),
+        &["cisco-c3750", "iosxr_asr9010"],
+        &["--modules", example.to_str().unwrap()],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let snap = latest(work.path(), "cisco-c3750");
+    let registry = &snap.checkin.sources["Site Registry"];
+    assert_eq!(registry.facts["asset_tag"], "AT-0001");
+    assert_eq!(
+        registry.managed_items["registered chassis FDO1622Y10H"].status,
+        invmon::snapshot::checkin::ItemStatus::Present
+    );
+    let unregistered = latest(work.path(), "iosxr_asr9010");
+    let warning = &unregistered.checkin.sources["Site Registry"].messages[0];
+    assert!(
+        warning.text.contains("is not in the site registry"),
+        "{warning:?}"
+    );
+    let sal = SalServer::start(&[KEY]);
+    let run = ship(work.path(), &sal.url, KEY);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let posted = sal.accepted();
+    assert!(
+        posted
+            .iter()
+            .any(|d| d["Site Registry"]["facts"]["asset_tag"] == "AT-0001"),
+        "the module's section is posted"
+    );
+}
+
+#[test]
+fn ship_sends_once_and_newest_only() {
+    let work = tempfile::tempdir().unwrap();
+    let fleet = ["cisco-c3750", "juniper-mx960-12-3r6-6", "timos_7750"];
+    assert_eq!(collect_fleet(work.path(), &fleet, &[]).code, Some(0));
+    let sal = SalServer::start(&[KEY]);
+    let dry = Invmon::new(work.path())
+        .args([
+            "ship",
+            "--to",
+            "sal",
+            "--snapshots",
+            "snapshots",
+            "--dry-run",
+        ])
+        .run();
+    assert_eq!(dry.code, Some(0), "{}", dry.all());
+    assert!(
+        dry.stdout.contains("would send cisco-c3750"),
+        "{}",
+        dry.stdout
+    );
+    let run = ship(work.path(), &sal.url, KEY);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(
+        run.stdout.contains("sal: 3 sent, 0 up to date"),
+        "{}",
+        run.stdout
+    );
+    let posted = sal.accepted();
+    assert_eq!(posted.len(), 3);
+    for doc in &posted {
+        assert_eq!(
+            doc["Sal"]["extra_data"]["key"], KEY,
+            "the key is injected at send time"
+        );
+    }
+    let c3750 = posted
+        .iter()
+        .find(|d| d["Machine"]["extra_data"]["serial"] == "FDO1622Y10H")
+        .expect("c3750 posted");
+    assert_eq!(
+        c3750["SNMP Inventory"]["managed_items"]["LIT16140TR8"]["data"]["type"],
+        "PowerSupply"
+    );
+    // The key never lands in snapshots or logs.
+    for entry in walkdir::WalkDir::new(work.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        let text = if entry.path().to_string_lossy().ends_with(".zst") {
+            zstd::decode_all(&bytes[..]).unwrap()
+        } else {
+            bytes
+        };
+        assert!(
+            !String::from_utf8_lossy(&text).contains(KEY),
+            "{} holds the key",
+            entry.path().display()
+        );
+    }
+    assert!(!run.all().contains(KEY));
+    // Nothing new: nothing sent.
+    let again = ship(work.path(), &sal.url, KEY);
+    assert!(
+        again.stdout.contains("sal: 0 sent, 3 up to date"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(sal.accepted().len(), 3);
+    // Two new collections before the next ship: only the newest goes.
+    assert_eq!(collect_fleet(work.path(), &fleet[..1], &[]).code, Some(0));
+    assert_eq!(collect_fleet(work.path(), &fleet[..1], &[]).code, Some(0));
+    let run = ship(work.path(), &sal.url, KEY);
+    assert!(
+        run.stdout.contains("sal: 1 sent, 2 up to date"),
+        "{}",
+        run.stdout
+    );
+    let newest = invmon::snapshot::store::Store::new(work.path().join("snapshots"))
+        .list("cisco-c3750")
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(
+        run.stdout
+            .contains(&format!("sent cisco-c3750: snapshot {}", newest.stamp())),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sal.accepted().len(), 4);
+}
+
+#[test]
+fn ship_retries_5xx_and_stops_on_permanent_answers() {
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(
+        collect_fleet(work.path(), &["cisco-c3750"], &[]).code,
+        Some(0)
+    );
+    let sal = SalServer::start(&[KEY]);
+    sal.fail_next(&[503, 502]);
+    let run = ship(work.path(), &sal.url, KEY);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert_eq!(
+        sal.log().iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![503, 502, 200]
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(
+        collect_fleet(work.path(), &["cisco-c3750"], &[]).code,
+        Some(0)
+    );
+    let sal = SalServer::start(&[KEY]);
+    let run = ship(work.path(), &sal.url, "wrong-key");
+    assert_eq!(run.code, Some(3), "{}", run.all());
+    assert!(
+        run.stdout.contains("failed cisco-c3750: Sal answered 401"),
+        "{}",
+        run.stdout
+    );
+    let run = ship(work.path(), &format!("{}/sal", sal.url), KEY);
+    assert!(
+        run.stdout.contains("failed cisco-c3750: Sal answered 404"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sal.log().len(), 2, "permanent answers are not retried");
+    assert!(
+        !work.path().join("snapshots/.ledger/sal.json").exists(),
+        "nothing recorded as sent"
+    );
+    let sal_down = format!(
+        "http://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let run = Invmon::new(work.path())
+        .args([
+            "ship",
+            "--to",
+            "sal",
+            "--snapshots",
+            "snapshots",
+            "--sal-retries",
+            "1",
+            "--sal-retry-delay",
+            "0.01",
+        ])
+        .env("SAL_URL", &sal_down)
+        .env("SAL_KEY", KEY)
+        .run();
+    assert_eq!(run.code, Some(3));
+    assert!(run.stdout.contains("after 2 attempts"), "{}", run.stdout);
+}
+
+#[test]
+fn oversized_checkin_is_trimmed_below_five_mib() {
+    use invmon::inventory::Item;
+    use invmon::snapshot::checkin::{self, Collected};
+    use invmon::snapshot::{Device, FORMAT, Outcome, SCHEMA, Snapshot, Status, Tool};
+    let work = tempfile::tempdir().unwrap();
+    let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+    let items: Vec<Item> = (0..14000)
+        .map(|i| Item {
+            index: i.to_string(),
+            class: if i % 3 == 0 { "sensor" } else { "port" }.into(),
+            name: format!("Port {i}"),
+            description: "x".repeat(200),
+            serial: format!("SN{i:08}"),
+            is_fru: Some(i % 3 != 0),
+            ent_physical: (0..15)
+                .map(|c| (format!("entPhysicalColumn{c}"), "y".repeat(20)))
+                .collect(),
+            ..Item::default()
+        })
+        .collect();
+    let device = Device {
+        name: "big".into(),
+        ..Device::default()
+    };
+    let at = chrono::Utc::now();
+    let checkin = checkin::build(&Collected {
+        device: &device,
+        at,
+        status: Status::Ok,
+        items: &items,
+        notices: &[],
+        facts: Default::default(),
+        os_family: "Network",
+        previous: None,
+    });
+    let mut snap = Snapshot {
+        format: FORMAT.into(),
+        schema: SCHEMA,
+        collected_at: at,
+        device,
+        outcome: Outcome {
+            status: Status::Ok,
+            reason: None,
+            duration_ms: 0,
+        },
+        tool: Tool::current(),
+        checkin,
+    };
+    assert!(
+        serde_json::to_vec(&snap.checkin).unwrap().len() > 6 << 20,
+        "the test document must be over 6 MiB"
+    );
+    store.write(&mut snap).unwrap();
+    let sal = SalServer::start(&[KEY]);
+    let run = ship(work.path(), &sal.url, KEY);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let (status, size) = sal.log()[0];
+    assert_eq!(status, 200);
+    assert!(size < invmon::sal::contract::MAX_BODY, "{size}");
+    let doc: &Json = &sal.accepted()[0];
+    let texts: Vec<&str> = doc["SNMP Inventory"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("trimmed") && t.contains("5 MiB")),
+        "{texts:?}"
+    );
+}
