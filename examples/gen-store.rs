@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use invmon::inventory::Item;
 use invmon::snapshot::checkin::{self, Collected};
 use invmon::snapshot::store::Store;
-use invmon::snapshot::{Device, FORMAT, Outcome, SCHEMA, Snapshot, Status, Tool};
+use invmon::snapshot::{Device, Outcome, Snapshot, Status};
 
 const CLASSES: [&str; 5] = ["module", "port", "powerSupply", "fan", "module"];
 
@@ -63,19 +63,16 @@ fn snapshot(store: &Store, device: usize, at: DateTime<Utc>, items: &[Item]) {
         os_family: "Network",
         previous: previous.as_ref(),
     });
-    let mut s = Snapshot {
-        format: FORMAT.into(),
-        schema: SCHEMA,
-        collected_at: at,
-        device: dev,
-        outcome: Outcome {
+    let mut s = Snapshot::new(
+        at,
+        dev,
+        Outcome {
             status: Status::Ok,
             reason: None,
             duration_ms: 100,
         },
-        tool: Tool::current(),
         checkin,
-    };
+    );
     store.write(&mut s).expect("snapshot written");
 }
 

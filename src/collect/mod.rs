@@ -19,7 +19,7 @@ use crate::config::targets::Target;
 use crate::inventory::Notice;
 use crate::snapshot::checkin::{self, Collected};
 use crate::snapshot::store::Store;
-use crate::snapshot::{self, FORMAT, Outcome, SCHEMA, Snapshot, Status, Tool};
+use crate::snapshot::{self, Outcome, Snapshot, Status};
 use crate::walk::snmprec;
 pub use device::{DeviceRun, Plan};
 
@@ -200,19 +200,12 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
         os_family: &options.os_family,
         previous: previous.as_ref(),
     });
-    let mut snap = Snapshot {
-        format: FORMAT.into(),
-        schema: SCHEMA,
-        collected_at: at,
-        device,
-        outcome: Outcome {
-            status: run.status,
-            reason: run.reason.clone(),
-            duration_ms: run.duration.as_millis() as u64,
-        },
-        tool: Tool::current(),
-        checkin,
+    let outcome = Outcome {
+        status: run.status,
+        reason: run.reason.clone(),
+        duration_ms: run.duration.as_millis() as u64,
     };
+    let mut snap = Snapshot::new(at, device, outcome, checkin);
     if let Some(m) = &options.modules
         && run.status != Status::Failed
     {

@@ -208,6 +208,24 @@ fn is_date(text: &str) -> bool {
         || chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
 }
 
+/// `value` must be a string from `allowed` (Sal's NOT NULL, max-7-character enum columns).
+fn one_of(value: Option<&Json>, allowed: &[&str], at: &str) -> Result<(), String> {
+    match value.and_then(Json::as_str) {
+        Some(v) if allowed.contains(&v) => Ok(()),
+        other => Err(format!("{at} {other:?} is not one of {allowed:?}")),
+    }
+}
+
+/// An optional date must parse (Sal parses it; garbage is a 500).
+fn optional_date(value: Option<&Json>, at: &str) -> Result<(), String> {
+    match value {
+        Some(date) if !date.as_str().is_some_and(is_date) => {
+            Err(format!("{at} {date} is not a date"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// One management source: what Sal's processing needs to not fail.
 pub fn check_source(name: &str, source: &Json) -> Result<(), String> {
     if name.chars().count() > 255 {
@@ -241,22 +259,15 @@ pub fn check_source(name: &str, source: &Json) -> Result<(), String> {
             let m = m
                 .as_object()
                 .ok_or_else(|| format!("{name}.messages[{i}] is not an object"))?;
-            match m.get("message_type").and_then(Json::as_str) {
-                Some(t) if MESSAGE_TYPES.contains(&t) => {}
-                other => {
-                    return Err(format!(
-                        "{name}.messages[{i}].message_type {other:?} is not one of {MESSAGE_TYPES:?}"
-                    ));
-                }
-            }
+            one_of(
+                m.get("message_type"),
+                &MESSAGE_TYPES,
+                &format!("{name}.messages[{i}].message_type"),
+            )?;
             if !m.get("text").is_some_and(Json::is_string) {
                 return Err(format!("{name}.messages[{i}].text is missing"));
             }
-            if let Some(date) = m.get("date")
-                && !date.as_str().is_some_and(is_date)
-            {
-                return Err(format!("{name}.messages[{i}].date {date} is not a date"));
-            }
+            optional_date(m.get("date"), &format!("{name}.messages[{i}].date"))?;
         }
     }
     if let Some(items) = source.get("managed_items") {
@@ -272,21 +283,15 @@ pub fn check_source(name: &str, source: &Json) -> Result<(), String> {
             let value = value
                 .as_object()
                 .ok_or_else(|| format!("{name}.managed_items.{item} is not an object"))?;
-            match value.get("status").and_then(Json::as_str) {
-                Some(s) if ITEM_STATUSES.contains(&s) => {}
-                other => {
-                    return Err(format!(
-                        "{name}.managed_items.{item}.status {other:?} is not one of {ITEM_STATUSES:?}"
-                    ));
-                }
-            }
-            if let Some(date) = value.get("date_managed")
-                && !date.as_str().is_some_and(is_date)
-            {
-                return Err(format!(
-                    "{name}.managed_items.{item}.date_managed {date} is not a date"
-                ));
-            }
+            one_of(
+                value.get("status"),
+                &ITEM_STATUSES,
+                &format!("{name}.managed_items.{item}.status"),
+            )?;
+            optional_date(
+                value.get("date_managed"),
+                &format!("{name}.managed_items.{item}.date_managed"),
+            )?;
         }
     }
     if let Some(extra) = source.get("extra_data")

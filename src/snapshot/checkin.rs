@@ -272,7 +272,7 @@ pub fn build(c: &Collected<'_>) -> Checkin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{FORMAT, Outcome, SCHEMA, Tool};
+    use crate::snapshot::Outcome;
 
     fn item(serial: &str, class: &str) -> Item {
         Item {
@@ -285,19 +285,16 @@ mod tests {
     }
 
     fn snapshot(checkin: Checkin, status: Status) -> Snapshot {
-        Snapshot {
-            format: FORMAT.into(),
-            schema: SCHEMA,
-            collected_at: Utc::now(),
-            device: Device::default(),
-            outcome: Outcome {
+        Snapshot::new(
+            Utc::now(),
+            Device::default(),
+            Outcome {
                 status,
                 reason: None,
                 duration_ms: 0,
             },
-            tool: Tool::current(),
             checkin,
-        }
+        )
     }
 
     fn run(items: &[Item], status: Status, previous: Option<&Snapshot>, at: &str) -> Checkin {

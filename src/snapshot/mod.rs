@@ -26,6 +26,26 @@ pub struct Snapshot {
     pub checkin: Checkin,
 }
 
+impl Snapshot {
+    /// A snapshot of this format and schema, written by this build on this host.
+    pub fn new(
+        collected_at: DateTime<Utc>,
+        device: Device,
+        outcome: Outcome,
+        checkin: Checkin,
+    ) -> Snapshot {
+        Snapshot {
+            format: FORMAT.into(),
+            schema: SCHEMA,
+            collected_at,
+            device,
+            outcome,
+            tool: Tool::current(),
+            checkin,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Device {
     pub name: String,

@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn prune_keeps_recent_and_newest_complete() {
-        use crate::snapshot::{Device, FORMAT, Outcome, SCHEMA, Tool};
+        use crate::snapshot::{Device, Outcome};
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
         let t0 = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
@@ -371,22 +371,19 @@ mod tests {
             (3, Status::Failed),
             (4, Status::Failed),
         ] {
-            let mut s = Snapshot {
-                format: FORMAT.into(),
-                schema: SCHEMA,
-                collected_at: t0 + TimeDelta::days(day),
-                device: Device {
+            let mut s = Snapshot::new(
+                t0 + TimeDelta::days(day),
+                Device {
                     name: "r1".into(),
                     ..Device::default()
                 },
-                outcome: Outcome {
+                Outcome {
                     status,
                     reason: None,
                     duration_ms: 0,
                 },
-                tool: Tool::current(),
-                checkin: Default::default(),
-            };
+                Default::default(),
+            );
             store.write(&mut s).unwrap();
         }
         let now = t0 + TimeDelta::days(5);

@@ -10,7 +10,7 @@ use invmon::diff::{self, Change, Pair, Side};
 use invmon::inventory::Item;
 use invmon::snapshot::checkin::{self, Collected};
 use invmon::snapshot::store::Store;
-use invmon::snapshot::{Device, FORMAT, Outcome, SCHEMA, Snapshot, Status, Tool};
+use invmon::snapshot::{Device, Outcome, Snapshot, Status};
 
 use crate::support::*;
 
@@ -68,23 +68,16 @@ fn write(
         os_family: "Network",
         previous: previous.as_ref(),
     });
-    let mut snapshot = Snapshot {
-        format: FORMAT.into(),
-        schema: SCHEMA,
-        collected_at: at(when),
-        device: dev,
-        outcome: Outcome {
+    let mut snapshot = Snapshot::new(
+        at(when),
+        dev,
+        Outcome {
             status,
             reason: (status != Status::Ok).then(|| "no SNMP answer from 192.0.2.1:161".to_owned()),
             duration_ms: 1234,
         },
-        tool: Tool {
-            name: "invmon".into(),
-            version: "test".into(),
-            collector: "collector1".into(),
-        },
         checkin,
-    };
+    );
     store.write(&mut snapshot).unwrap();
 }
 

@@ -321,7 +321,7 @@ fn ship_retries_5xx_and_stops_on_permanent_answers() {
 fn oversized_checkin_is_trimmed_below_five_mib() {
     use invmon::inventory::Item;
     use invmon::snapshot::checkin::{self, Collected};
-    use invmon::snapshot::{Device, FORMAT, Outcome, SCHEMA, Snapshot, Status, Tool};
+    use invmon::snapshot::{Device, Outcome, Snapshot, Status};
     let work = tempfile::tempdir().unwrap();
     let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
     let items: Vec<Item> = (0..14000)
@@ -353,19 +353,12 @@ fn oversized_checkin_is_trimmed_below_five_mib() {
         os_family: "Network",
         previous: None,
     });
-    let mut snap = Snapshot {
-        format: FORMAT.into(),
-        schema: SCHEMA,
-        collected_at: at,
-        device,
-        outcome: Outcome {
-            status: Status::Ok,
-            reason: None,
-            duration_ms: 0,
-        },
-        tool: Tool::current(),
-        checkin,
+    let outcome = Outcome {
+        status: Status::Ok,
+        reason: None,
+        duration_ms: 0,
     };
+    let mut snap = Snapshot::new(at, device, outcome, checkin);
     assert!(
         serde_json::to_vec(&snap.checkin).unwrap().len() > 6 << 20,
         "the test document must be over 6 MiB"
