@@ -15,7 +15,7 @@ pub fn start(len: u64, wanted: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} devices ({per_sec}, eta {eta})",
+            "{elapsed_precise} [{bar:30}] {pos}/{len} devices (eta {eta})",
         )
         .expect("valid template")
         .progress_chars("=> "),
