@@ -11,6 +11,7 @@ pub mod collect;
 pub mod config;
 pub mod diff;
 pub mod inventory;
+pub mod netbox;
 pub mod progress;
 pub mod replay;
 pub mod sal;

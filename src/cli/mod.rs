@@ -9,6 +9,7 @@ mod diff;
 mod replay;
 mod ship;
 mod snapshots;
+mod targets;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -81,6 +82,8 @@ pub enum Command {
     Snapshots(snapshots::SnapshotsCommand),
     /// Send the newest complete snapshot of each device to a destination (Sal)
     Ship(ship::ShipArgs),
+    /// Export NetBox's device list as a targets file for collect
+    Targets(targets::TargetsArgs),
     /// Serve .snmprec recordings as an SNMP agent (v1/v2c community or v3 context = file stem)
     Replay(replay::ReplayArgs),
 }
@@ -133,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args, level),
         Command::Snapshots(command) => snapshots::run(command, level),
         Command::Replay(args) => replay::run(args, level, &cli.log_dir),
+        Command::Targets(args) => targets::run(args, sub.expect("subcommand matches"), level),
         Command::Ship(args) => {
             ship::run(args, sub.expect("subcommand matches"), level, &cli.log_dir)
         }

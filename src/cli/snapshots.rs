@@ -114,9 +114,12 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
             }
             let store = Store::new(store.dir);
             let now = chrono::Utc::now();
+            let ledgers = crate::ship::ledger::Ledger::all(store.root())?;
             let (mut removed, mut kept) = (0usize, 0usize);
             for device in store.devices()? {
-                let plan = store.prune_plan(&device, keep_last, within, now)?;
+                // Keep what some destination has not received yet.
+                let shipped = ledgers.iter().map(|l| l.shipped(&device)).min();
+                let plan = store.prune_plan(&device, keep_last, within, now, shipped.as_deref())?;
                 kept += store.list(&device)?.len() - plan.len();
                 for entry in plan {
                     if !dry_run {

@@ -45,6 +45,30 @@ impl Ledger {
         Ok(Ledger { path, devices })
     }
 
+    /// Every ledger in the store (one per destination that has shipped).
+    pub fn all(store: &Path) -> Result<Vec<Ledger>, LedgerError> {
+        let dir = store.join(".ledger");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(Ledger::load)
+            .collect()
+    }
+
+    /// The stamp of the last snapshot shipped for `device` ("" if none), by
+    /// store directory name.
+    pub fn shipped(&self, device_dir: &str) -> String {
+        self.devices
+            .iter()
+            .find(|(name, _)| crate::snapshot::store::sanitize(name) == device_dir)
+            .map(|(_, s)| s.snapshot.clone())
+            .unwrap_or_default()
+    }
+
     /// Records a shipment and saves at once, so an interrupted run loses nothing.
     pub fn record(&mut self, device: &str, snapshot: &str) -> Result<(), LedgerError> {
         self.devices.insert(

@@ -277,13 +277,17 @@ impl Store {
 
     /// Which of a device's snapshots a prune removes: all but the `keep_last`
     /// newest and those taken within `keep_within` of `now`, and never the
-    /// newest complete one (it is the baseline for ABSENT items and diffs).
+    /// newest complete one (it is the baseline for ABSENT items and diffs)
+    /// nor one newer than `shipped` (the oldest "last shipped" stamp among the
+    /// store's ship ledgers; `Some("")` when a ledger has not shipped the
+    /// device at all).
     pub fn prune_plan(
         &self,
         device: &str,
         keep_last: usize,
         keep_within: Option<TimeDelta>,
         now: DateTime<Utc>,
+        shipped: Option<&str>,
     ) -> Result<Vec<Entry>, StoreError> {
         let list = self.list(device)?;
         let newest_ok = list
@@ -295,6 +299,7 @@ impl Store {
             i < keep_last
                 || cutoff.is_some_and(|c| e.taken >= c)
                 || newest_ok.is_some_and(|ok| ok.path == e.path)
+                || shipped.is_some_and(|s| e.stamp().as_str() > s)
         };
         Ok(list
             .iter()
@@ -394,7 +399,7 @@ mod tests {
         };
         // Keep the 2 newest (days 4, 3) and the newest complete one (day 1).
         assert_eq!(
-            stamps(store.prune_plan("r1", 2, None, now).unwrap()),
+            stamps(store.prune_plan("r1", 2, None, now, None).unwrap()),
             ["03", "01"],
             "days 2 and 0"
         );
@@ -402,11 +407,21 @@ mod tests {
         assert_eq!(
             stamps(
                 store
-                    .prune_plan("r1", 0, Some(TimeDelta::hours(84)), now)
+                    .prune_plan("r1", 0, Some(TimeDelta::hours(84)), now, None)
                     .unwrap()
             ),
             ["01"],
             "day 0"
+        );
+        // A ledger that last shipped day 1 protects days 2–4 even with nothing else kept.
+        let shipped = (t0 + TimeDelta::days(1)).format(STAMP).to_string();
+        assert_eq!(
+            stamps(
+                store
+                    .prune_plan("r1", 0, None, now, Some(&shipped))
+                    .unwrap()
+            ),
+            ["01"]
         );
     }
 

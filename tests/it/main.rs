@@ -5,6 +5,7 @@ mod collect;
 mod diff;
 mod faults;
 mod golden;
+mod netbox;
 mod sal;
 mod secrets;
 mod snmpsim;
