@@ -71,11 +71,13 @@ impl Run {
 pub struct Replay {
     child: Child,
     pub addr: String,
+    _work: tempfile::TempDir,
 }
 
 impl Replay {
     pub fn start(dir: &Path, users: &[&str]) -> Replay {
-        let work = tempfile::tempdir().unwrap().keep();
+        let scratch = tempfile::tempdir().unwrap();
+        let work = scratch.path().to_owned();
         let users_file = work.join("users");
         std::fs::write(&users_file, users.join("\n")).unwrap();
         let ready = work.join("ready");
@@ -102,6 +104,7 @@ impl Replay {
         let mut replay = Replay {
             child,
             addr: String::new(),
+            _work: scratch,
         };
         let started = Instant::now();
         loop {
