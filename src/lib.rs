@@ -10,6 +10,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod diff;
+pub mod http;
 pub mod inventory;
 pub mod netbox;
 pub mod progress;

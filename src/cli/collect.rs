@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use clap::parser::ValueSource;
 use tracing::{error, warn};
 use tracing_subscriber::filter::LevelFilter;
 
@@ -279,18 +278,14 @@ pub fn run(
     log_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
-    for (id, env) in [
-        ("snmp_community", "SNMP_COMMUNITY"),
-        ("snmp_auth", "SNMP_AUTH"),
-        ("snmp_privacy", "SNMP_PRIVACY"),
-    ] {
-        if matches.value_source(id) == Some(ValueSource::CommandLine) {
-            warn!(
-                "--{} was given on the command line, where `ps` and shell history show it; prefer {env} in an env file.",
-                id.replace('_', "-")
-            );
-        }
-    }
+    super::warn_secret_flags(
+        matches,
+        &[
+            ("snmp_community", "--snmp-community", "SNMP_COMMUNITY"),
+            ("snmp_auth", "--snmp-auth", "SNMP_AUTH"),
+            ("snmp_privacy", "--snmp-privacy", "SNMP_PRIVACY"),
+        ],
+    );
     let (targets, bad_rows) = args.targets()?;
     let snmp = build_snmp(&args, &targets)?;
     for w in &snmp.warnings {

@@ -88,6 +88,29 @@ pub enum Command {
     Replay(replay::ReplayArgs),
 }
 
+/// Warns about secrets given as flags, which `ps` and shell history show:
+/// (clap argument id, flag, environment variable to use instead).
+fn warn_secret_flags(matches: &clap::ArgMatches, secrets: &[(&str, &str, &str)]) {
+    for (id, flag, env) in secrets {
+        if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+            tracing::warn!(
+                "{flag} was given on the command line, where `ps` and shell history show it; prefer {env} in an env file."
+            );
+        }
+    }
+}
+
+/// A required http(s) URL setting.
+fn require_url<'a>(value: Option<&'a str>, setting: &str) -> anyhow::Result<&'a str> {
+    let url = value
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("{setting} is not set"))?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        anyhow::bail!("{setting}: {url:?} is not an http:// or https:// URL");
+    }
+    Ok(url)
+}
+
 /// The `--env-file` value, read before clap so the file can feed `env =` defaults.
 fn env_file_arg(args: &[OsString]) -> Option<PathBuf> {
     let mut it = args.iter();

@@ -3,9 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use clap::parser::ValueSource;
 use secrecy::SecretString;
 use tracing::{error, info, warn};
 use tracing_subscriber::filter::LevelFilter;
@@ -78,25 +77,14 @@ pub fn run(
     log_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
-    if matches.value_source("sal_key") == Some(ValueSource::CommandLine) {
-        warn!(
-            "--sal-key was given on the command line, where `ps` and shell history show it; prefer SAL_KEY in an env file."
-        );
-    }
+    super::warn_secret_flags(matches, &[("sal_key", "--sal-key", "SAL_KEY")]);
     let store = Store::new(&args.store.dir);
     let mut ledger = Ledger::load(Ledger::path(store.root(), "sal"))?;
     let steps = ship::plan(&store, &ledger, args.device.as_deref())?;
     let client = if args.dry_run {
         None
     } else {
-        let url = args
-            .sal_url
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .context("SAL_URL (--sal-url) is not set")?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("SAL_URL (--sal-url): {url:?} is not an http:// or https:// URL");
-        }
+        let url = super::require_url(args.sal_url.as_deref(), "SAL_URL (--sal-url)")?;
         let key = args
             .sal_key
             .clone()

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use clap::parser::ValueSource;
 use secrecy::SecretString;
 use tracing::warn;
 use tracing_subscriber::filter::LevelFilter;
@@ -46,19 +45,11 @@ pub struct NetboxArgs {
 
 impl NetboxArgs {
     pub fn client(&self, matches: &clap::ArgMatches) -> anyhow::Result<Client> {
-        if matches.value_source("token") == Some(ValueSource::CommandLine) {
-            warn!(
-                "--netbox-api-token was given on the command line, where `ps` and shell history show it; prefer NETBOX_API_TOKEN in an env file."
-            );
-        }
-        let url = self
-            .url
-            .as_deref()
-            .filter(|u| !u.is_empty())
-            .context("NETBOX_INSTANCE_URL (--netbox-url) is not set")?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("NETBOX_INSTANCE_URL (--netbox-url): {url:?} is not an http:// or https:// URL");
-        }
+        super::warn_secret_flags(
+            matches,
+            &[("token", "--netbox-api-token", "NETBOX_API_TOKEN")],
+        );
+        let url = super::require_url(self.url.as_deref(), "NETBOX_INSTANCE_URL (--netbox-url)")?;
         let token = self
             .token
             .clone()

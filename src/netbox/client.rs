@@ -48,16 +48,7 @@ impl Client {
         timeout: Duration,
         retries: u32,
     ) -> Client {
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .disable_verification(!verify_tls)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .build()
-            .into();
+        let agent = crate::http::agent(timeout, verify_tls);
         // NetBox 4.7 picks the token version by the `nbt_` prefix; Bearer works for both.
         let auth = format!("Bearer {}", token.expose_secret().trim());
         Client {

@@ -31,15 +31,7 @@ impl Client {
         retries: u32,
         backoff: Duration,
     ) -> Client {
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .build()
-            .into();
+        let agent = crate::http::agent(timeout, true);
         Client {
             agent,
             url: format!("{}/checkin/", url.trim_end_matches('/')),
