@@ -80,7 +80,7 @@ pub enum Command {
     /// List, show or prune stored snapshots
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
-    /// Send the newest complete snapshot of each device to a destination (Sal)
+    /// Ship snapshots to NetBox (inventory-monitor Probes) or Sal
     Ship(ship::ShipArgs),
     /// Export NetBox's device list as a targets file for collect
     Targets(targets::TargetsArgs),

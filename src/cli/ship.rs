@@ -18,8 +18,16 @@ use crate::snapshot::store::Store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Destination {
+    /// NetBox's inventory-monitor plugin (Probes)
+    Netbox,
     /// A Sal server's /checkin/ endpoint
     Sal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
@@ -35,6 +43,19 @@ pub struct ShipArgs {
     dry_run: bool,
     #[command(flatten)]
     store: super::StoreArg,
+    /// How --dry-run prints the plan
+    #[arg(long, value_enum, default_value = "text")]
+    format: PlanFormat,
+    #[command(flatten)]
+    netbox: super::targets::NetboxArgs,
+    /// Comma-separated models never shipped to NetBox (also read from the seed's misspelt entPhysicalModelName_exludes)
+    #[arg(
+        long,
+        env = "entPhysicalModelName_excludes",
+        hide_env_values = true,
+        value_name = "MODELS"
+    )]
+    model_excludes: Option<String>,
     /// Sal server base URL (checkins go to <URL>/checkin/)
     #[arg(long, env = "SAL_URL", hide_env_values = true, value_name = "URL")]
     sal_url: Option<String>,
@@ -77,6 +98,116 @@ pub fn run(
     log_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
     crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
+    match args.to {
+        Destination::Netbox => to_netbox(&args, matches),
+        Destination::Sal => to_sal(&args, matches),
+    }
+}
+
+fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let client = args.netbox.client(matches)?;
+    let store = Store::new(&args.store.dir);
+    // One ledger per NetBox instance: shipping to another one starts afresh.
+    let url = args.netbox.url.clone().unwrap_or_default();
+    let ledger_name: String = format!(
+        "netbox-{}",
+        url.trim_end_matches('/').rsplit("//").next().unwrap_or("")
+    )
+    .chars()
+    .map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+            c
+        } else {
+            '_'
+        }
+    })
+    .collect();
+    let mut ledger = Ledger::load(Ledger::path(store.root(), &ledger_name))?;
+    let excludes = args
+        .model_excludes
+        .clone()
+        .or_else(|| std::env::var("entPhysicalModelName_exludes").ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let options = crate::netbox::ship::Options {
+        model_excludes: excludes,
+        dry_run: args.dry_run,
+    };
+    let devices = match &args.device {
+        Some(d) => vec![crate::snapshot::store::sanitize(d)],
+        None => store.devices()?,
+    };
+    let (
+        mut creates,
+        mut updates,
+        mut unchanged,
+        mut requests,
+        mut snapshots,
+        mut skipped,
+        mut failed,
+    ) = (0, 0, 0, 0, 0, 0, 0);
+    let mut plans = Vec::new();
+    for dir in devices {
+        let (done, error) =
+            match crate::netbox::ship::ship_device(&client, &store, &mut ledger, &dir, &options) {
+                Ok(done) => (done, None),
+                Err((done, e)) => (done, Some(e)),
+            };
+        for s in &done {
+            snapshots += 1;
+            skipped += usize::from(s.status == crate::snapshot::Status::Failed);
+            creates += s.plan.creates.len();
+            updates += s.plan.updates.len();
+            unchanged += s.plan.unchanged;
+            requests += s.requests;
+            if args.format == PlanFormat::Text || !args.dry_run {
+                println!(
+                    "{} {} {}: {} new probes, {} time updates, {} unchanged{}",
+                    if args.dry_run {
+                        "would ship"
+                    } else {
+                        "shipped"
+                    },
+                    s.device,
+                    s.snapshot,
+                    s.plan.creates.len(),
+                    s.plan.updates.len(),
+                    s.plan.unchanged,
+                    if s.status == crate::snapshot::Status::Failed {
+                        " (collection failed: nothing to write)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        plans.extend(done);
+        if let Some(e) = error {
+            failed += 1;
+            error!(device = %dir, "Not shipped to NetBox: {e}.");
+            println!("failed {dir}: {e}");
+        }
+    }
+    if args.dry_run && args.format == PlanFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&plans)?);
+    }
+    println!(
+        "netbox: {snapshots} snapshots, {creates} new probes, {updates} time updates, {unchanged} unchanged, {skipped} failed collections skipped, {failed} devices failed, {requests} requests, {:.1} s{}",
+        started.elapsed().as_secs_f64(),
+        if args.dry_run { " (dry run)" } else { "" }
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_INCOMPLETE)
+    })
+}
+
+fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     super::warn_secret_flags(matches, &[("sal_key", "--sal-key", "SAL_KEY")]);
     let store = Store::new(&args.store.dir);
     let mut ledger = Ledger::load(Ledger::path(store.root(), "sal"))?;

@@ -17,7 +17,8 @@ pub struct Selection {
     pub device: Option<String>,
 }
 
-fn encode(v: &str) -> String {
+/// Percent-encodes a query value.
+pub fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

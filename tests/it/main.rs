@@ -6,6 +6,7 @@ mod diff;
 mod faults;
 mod golden;
 mod netbox;
+mod plan;
 mod sal;
 mod secrets;
 mod snmpsim;

@@ -61,6 +61,17 @@ impl Lab {
         format!("{base}-{}", self.suffix)
     }
 
+    /// Per-run addresses: NetBox refuses duplicate IPs.
+    fn ip4(&self, host: u8) -> String {
+        let n = u32::from_str_radix(&self.suffix, 16).unwrap_or(0);
+        format!("10.{}.{}.{host}", (n >> 8) & 0xff, n & 0xff)
+    }
+
+    fn ip6(&self, host: u16) -> String {
+        let n = u32::from_str_radix(&self.suffix, 16).unwrap_or(0);
+        format!("2001:db8:{:x}:{:x}::{host:x}", n >> 16, n & 0xffff)
+    }
+
     /// A device with an interface and, optionally, a primary IP.
     fn device(
         &self,
@@ -160,7 +171,7 @@ fn targets_exports_the_seeds_selection() {
         Some(junos),
         "active",
         &["core"],
-        Some("192.0.2.11/24"),
+        Some(&format!("{}/24", lab.ip4(11))),
     );
     lab.device(
         "r2",
@@ -168,7 +179,7 @@ fn targets_exports_the_seeds_selection() {
         None,
         "active",
         &["core", "decom"],
-        Some("192.0.2.12/24"),
+        Some(&format!("{}/24", lab.ip4(12))),
     );
     lab.device(
         "r3",
@@ -176,7 +187,7 @@ fn targets_exports_the_seeds_selection() {
         None,
         "planned",
         &["core"],
-        Some("192.0.2.13/24"),
+        Some(&format!("{}/24", lab.ip4(13))),
     );
     lab.device("r4", site, None, "active", &["core"], None);
     let r5 = lab.device(
@@ -185,7 +196,7 @@ fn targets_exports_the_seeds_selection() {
         None,
         "active",
         &["core"],
-        Some("2001:db8::15/64"),
+        Some(&format!("{}/64", lab.ip6(0x15))),
     );
     let work = tempfile::tempdir().unwrap();
     let run = Invmon::new(work.path())
@@ -198,11 +209,13 @@ fn targets_exports_the_seeds_selection() {
     assert_eq!(run.code, Some(0), "{}", run.all());
     let csv = std::fs::read_to_string(work.path().join("targets.csv")).unwrap();
     let expected = format!(
-        "name,address,platform,site,location,netbox_id\n{},192.0.2.11,{},{},,{r1}\n{},[2001:db8::15],,{},,{r5}\n",
+        "name,address,platform,site,location,netbox_id\n{},{},{},{},,{r1}\n{},[{}],,{},,{r5}\n",
         lab.name("r1"),
+        lab.ip4(11),
         lab.name("junos"),
         lab.name("prg"),
         lab.name("r5"),
+        lab.ip6(0x15),
         lab.name("prg")
     );
     assert_eq!(csv, expected);
@@ -244,5 +257,269 @@ fn bad_token_is_explained() {
         !run.stderr
             .contains("0000000000000000000000000000000000000000"),
         "the token is never printed"
+    );
+}
+
+/// Probes of a NetBox device, by serial.
+fn probes(lab: &Lab, device: i64) -> Vec<Json> {
+    lab.api
+        .get_all(&format!(
+            "api/plugins/inventory-monitor/probes/?device_id={device}&limit=1000&ordering=id"
+        ))
+        .unwrap()
+}
+
+fn ship(work: &std::path::Path, url: &str, token: &str) -> Run {
+    Invmon::new(work)
+        .args(["ship", "--to", "netbox", "--snapshots", "snapshots"])
+        .env("NETBOX_INSTANCE_URL", url)
+        .env("NETBOX_API_TOKEN", token)
+        .run()
+}
+
+#[test]
+fn ship_creates_the_seeds_probes_once_and_follows_changes() {
+    let Some((url, token)) = netbox() else { return };
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("brn"), "slug": lab.name("brn")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let location = lab.post(
+        "api/dcim/locations/",
+        json!({"name": lab.name("room"), "slug": lab.name("room"), "site": site}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let r1 = lab.device(
+        "sw1",
+        site,
+        None,
+        "active",
+        &[],
+        Some(&format!("{}/24", lab.ip4(21))),
+    );
+    lab.api
+        .request(
+            "PATCH",
+            &format!("api/dcim/devices/{r1}/"),
+            Some(&json!({"location": location})),
+        )
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // The DMZ side exports targets; the collector side points them at the
+    // (replayed) devices it can reach.
+    let export = Invmon::new(work.path())
+        .args([
+            "targets",
+            "--device",
+            &lab.name("sw1"),
+            "--out",
+            "exported.csv",
+        ])
+        .env("NETBOX_INSTANCE_URL", &url)
+        .env("NETBOX_API_TOKEN", &token)
+        .run();
+    assert_eq!(export.code, Some(0), "{}", export.all());
+    let recs = tempfile::tempdir().unwrap();
+    let recording = std::fs::read_to_string(walks().join("cisco-n5000.snmprec")).unwrap();
+    std::fs::write(recs.path().join("sw1.snmprec"), &recording).unwrap();
+    let agent = Replay::start(recs.path(), &[]);
+    let exported = std::fs::read_to_string(work.path().join("exported.csv")).unwrap();
+    let row = exported
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace(&lab.ip4(21), &agent.addr);
+    std::fs::write(
+        work.path().join("targets.csv"),
+        format!("name,address,platform,site,location,netbox_id\n{row}\n"),
+    )
+    .unwrap();
+    let collect_once = || {
+        let run = Invmon::new(work.path())
+            .args([
+                "collect",
+                "--targets",
+                "targets.csv",
+                "--snapshots",
+                "snapshots",
+            ])
+            .env("SNMP_VERSION", "2")
+            .env("SNMP_COMMUNITY", "sw1")
+            .run();
+        assert_eq!(run.code, Some(0), "{}", run.all());
+    };
+    collect_once();
+    let run = ship(work.path(), &url, &token);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+
+    // Field by field: what the seed's rules give for the merged rows.
+    let snap = latest(work.path(), &lab.name("sw1"));
+    let items = present_items(&snap);
+    let rows = invmon::netbox::plan::merge(&items, &[]);
+    let dev = invmon::netbox::plan::DeviceRef::from_api(
+        &lab.api
+            .request("GET", &format!("api/dcim/devices/{r1}/"), None)
+            .unwrap(),
+    )
+    .unwrap();
+    let stored = probes(&lab, r1);
+    assert_eq!(stored.len(), rows.len(), "one probe per serial");
+    for item in rows.values() {
+        let want = invmon::netbox::plan::probe_fields(item, &dev);
+        let got = stored
+            .iter()
+            .find(|p| p["serial"] == want["serial"])
+            .unwrap_or_else(|| panic!("no probe for {}", want["serial"]));
+        for field in [
+            "name",
+            "part",
+            "category",
+            "description",
+            "device_descriptor",
+            "site_descriptor",
+            "location_descriptor",
+        ] {
+            assert_eq!(
+                got[field].as_str().unwrap_or(""),
+                want[field].as_str().unwrap_or(""),
+                "{} {field}",
+                want["serial"]
+            );
+        }
+        assert_eq!(got["device"]["id"], r1);
+        assert_eq!(got["location"]["id"], location);
+        let time = chrono::DateTime::parse_from_rfc3339(got["time"].as_str().unwrap()).unwrap();
+        assert_eq!(time, snap.collected_at, "time is when the part was seen");
+        assert_eq!(
+            got["discovered_data"]["entPhysicalSerialNum"],
+            want["serial"]
+        );
+    }
+
+    // Nothing new: zero writes.
+    let again = ship(work.path(), &url, &token);
+    assert!(
+        again
+            .stdout
+            .contains("netbox: 0 snapshots, 0 new probes, 0 time updates"),
+        "{}",
+        again.stdout
+    );
+
+    // A ledger lost after NetBox took the writes (an interrupted run): no duplicates.
+    let ledger = std::fs::read_dir(work.path().join("snapshots/.ledger"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("netbox"))
+        .unwrap();
+    std::fs::remove_file(&ledger).unwrap();
+    let rerun = ship(work.path(), &url, &token);
+    assert!(
+        rerun.stdout.contains(&format!(
+            "0 new probes, 0 time updates, {} unchanged",
+            rows.len()
+        )),
+        "{}",
+        rerun.stdout
+    );
+    assert_eq!(probes(&lab, r1).len(), rows.len());
+
+    // One module changes, and three collections wait: shipped in order, each with its time.
+    // The daughter card's model (hex-encoded in the recording) changes.
+    let changed = recording.replace("4e35352d443136304c332d5632", "4e35352d443136304c332d5633");
+    assert!(
+        changed != recording,
+        "the recording holds the module's model"
+    );
+    std::fs::write(recs.path().join("sw1.snmprec"), changed).unwrap();
+    drop(agent);
+    let agent = Replay::start(recs.path(), &[]);
+    let row = exported
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace(&lab.ip4(21), &agent.addr);
+    std::fs::write(
+        work.path().join("targets.csv"),
+        format!("name,address,platform,site,location,netbox_id\n{row}\n"),
+    )
+    .unwrap();
+    collect_once();
+    collect_once();
+    collect_once();
+    // NetBox unreachable: a clean failure, and the ledger does not move.
+    let before = std::fs::read(&ledger).unwrap();
+    let closed = format!(
+        "http://127.0.0.1:{}/",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let down = ship(work.path(), &closed, &token);
+    assert_eq!(down.code, Some(3), "{}", down.all());
+    assert_eq!(std::fs::read(&ledger).unwrap(), before);
+    let backlog = ship(work.path(), &url, &token);
+    assert_eq!(backlog.code, Some(0), "{}", backlog.all());
+    let shipped: Vec<&str> = backlog
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("shipped"))
+        .collect();
+    assert_eq!(shipped.len(), 3, "{}", backlog.stdout);
+    assert!(
+        shipped[0].contains(": 1 new probes, "),
+        "the changed module: {}",
+        shipped[0]
+    );
+    assert!(
+        shipped[1].contains(": 0 new probes, ") && shipped[2].contains(": 0 new probes, "),
+        "{}",
+        backlog.stdout
+    );
+    let stamps: Vec<String> = invmon::snapshot::store::Store::new(work.path().join("snapshots"))
+        .list(&lab.name("sw1"))
+        .unwrap()
+        .iter()
+        .map(|e| e.stamp())
+        .collect();
+    let order: Vec<&str> = shipped
+        .iter()
+        .map(|l| l.split_whitespace().nth(2).unwrap().trim_end_matches(':'))
+        .collect();
+    assert_eq!(
+        order,
+        stamps[stamps.len() - 3..]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "oldest first"
+    );
+    let after = probes(&lab, r1);
+    assert_eq!(after.len(), rows.len() + 1, "exactly one new probe");
+    let newest = invmon::snapshot::codec::read(
+        &invmon::snapshot::store::Store::new(work.path().join("snapshots"))
+            .list(&lab.name("sw1"))
+            .unwrap()
+            .pop()
+            .unwrap()
+            .path,
+    )
+    .unwrap();
+    let module = after
+        .iter()
+        .filter(|p| p["part"] == "N55-D160L3-V3")
+        .collect::<Vec<_>>();
+    assert_eq!(module.len(), 1);
+    let newest_time =
+        chrono::DateTime::parse_from_rfc3339(module[0]["time"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        newest_time, newest.collected_at,
+        "the last snapshot of the backlog sets the time"
     );
 }

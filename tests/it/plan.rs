@@ -1,0 +1,114 @@
+//! The NetBox planner from recorded API answers (tests/fixtures/netbox/,
+//! taken from a real NetBox 4.7 + inventory-monitor 15.2): pure, no network.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use invmon::netbox::plan::{self, DeviceRef};
+use serde_json::Value as Json;
+
+use crate::support::*;
+
+fn recorded(name: &str) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("netbox").join(name)).unwrap())
+        .unwrap()
+}
+
+/// The recorded probes are what `ship --to netbox` wrote for a cisco-n5000
+/// snapshot, all at that snapshot's time.
+fn setup() -> (
+    Vec<invmon::inventory::Item>,
+    Vec<Json>,
+    DeviceRef,
+    DateTime<Utc>,
+) {
+    let probes = recorded("probes-sw1.json")["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let device = DeviceRef::from_api(&recorded("device-sw1.json")).unwrap();
+    let seen = DateTime::parse_from_rfc3339(probes[0]["time"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    (expected_items("cisco-n5000"), probes, device, seen)
+}
+
+fn with_v3(mut items: Vec<invmon::inventory::Item>) -> Vec<invmon::inventory::Item> {
+    for i in &mut items {
+        if i.model == "N55-D160L3-V2" {
+            i.model = "N55-D160L3-V3".into();
+            i.ent_physical
+                .insert("entPhysicalModelName".into(), i.model.clone());
+        }
+    }
+    items
+}
+
+#[test]
+fn same_rows_at_the_same_time_write_nothing() {
+    let (items, probes, device, seen) = setup();
+    let rows = plan::merge(&items, &[]);
+    let p = plan::plan_device(&rows, &probes, &device, seen);
+    assert_eq!((p.creates.len(), p.updates.len(), p.unchanged), (0, 0, 5));
+}
+
+#[test]
+fn later_snapshot_moves_times_and_a_changed_part_gets_a_new_probe() {
+    let (items, probes, device, seen) = setup();
+    let later = seen + TimeDelta::hours(24);
+    let items = with_v3(items);
+    let rows = plan::merge(&items, &[]);
+    let p = plan::plan_device(&rows, &probes, &device, later);
+    assert_eq!((p.creates.len(), p.updates.len(), p.unchanged), (1, 4, 0));
+    let created = &p.creates[0];
+    assert_eq!(created["serial"], "FOC16347APX");
+    assert_eq!(created["part"], "N55-D160L3-V3");
+    assert_eq!(
+        created["time"], created["creation_time"],
+        "creation_time ≤ time"
+    );
+    assert_eq!(created["device"], device.id);
+    assert_eq!(
+        created["location_descriptor"],
+        device.location.as_ref().unwrap().1.as_str()
+    );
+    let time = later.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    assert!(
+        p.updates
+            .iter()
+            .all(|u| u["time"] == time.as_str() && u["id"].is_u64()),
+        "{:?}",
+        p.updates
+    );
+    // An older snapshot never moves a probe's time backwards.
+    let unchanged = expected_items("cisco-n5000");
+    let earlier = plan::plan_device(
+        &plan::merge(&unchanged, &[]),
+        &probes,
+        &device,
+        seen - TimeDelta::hours(1),
+    );
+    assert_eq!(
+        (
+            earlier.creates.len(),
+            earlier.updates.len(),
+            earlier.unchanged
+        ),
+        (0, 0, 5)
+    );
+}
+
+#[test]
+fn serials_match_exactly_and_excluded_models_are_not_shipped() {
+    let (items, mut probes, device, seen) = setup();
+    // The API's serial filter is a substring match: a look-alike must not count.
+    let mut decoy = probes[0].clone();
+    decoy["serial"] = Json::from(format!("X{}X", probes[0]["serial"].as_str().unwrap()));
+    decoy["time"] = Json::from("2030-01-01T00:00:00Z");
+    probes.push(decoy);
+    let rows = plan::merge(&items, &["N55-PAC-750W".to_owned()]);
+    let p = plan::plan_device(&rows, &probes, &device, seen);
+    assert_eq!(
+        (p.creates.len(), p.updates.len(), p.unchanged),
+        (0, 0, 3),
+        "two PSUs excluded, the decoy ignored"
+    );
+}
