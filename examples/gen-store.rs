@@ -39,6 +39,12 @@ fn item(device: usize, n: usize) -> Item {
         ent_physical: BTreeMap::from([
             ("entPhysicalSerialNum".into(), serial),
             ("entPhysicalClass".into(), class.into()),
+            ("entPhysicalName".into(), format!("{class} {n}")),
+            ("entPhysicalModelName".into(), format!("MODEL-{}", n % 17)),
+            (
+                "entPhysicalDescr".into(),
+                format!("Synthetic {class} number {n} of device {device}"),
+            ),
         ]),
         ..Item::default()
     }

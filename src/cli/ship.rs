@@ -48,6 +48,15 @@ pub struct ShipArgs {
     format: PlanFormat,
     #[command(flatten)]
     netbox: super::targets::NetboxArgs,
+    /// Devices shipped to NetBox at the same time
+    #[arg(
+        long,
+        env = "NETBOX_SHIP_WORKERS",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "4"
+    )]
+    netbox_workers: String,
     /// Comma-separated models never shipped to NetBox (also read from the seed's misspelt entPhysicalModelName_exludes)
     #[arg(
         long,
@@ -123,7 +132,7 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
         }
     })
     .collect();
-    let mut ledger = Ledger::load(Ledger::path(store.root(), &ledger_name))?;
+    let ledger = Ledger::load(Ledger::path(store.root(), &ledger_name))?;
     let excludes = args
         .model_excludes
         .clone()
@@ -151,12 +160,46 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
         mut failed,
     ) = (0, 0, 0, 0, 0, 0, 0);
     let mut plans = Vec::new();
-    for dir in devices {
-        let (done, error) =
-            match crate::netbox::ship::ship_device(&client, &store, &mut ledger, &dir, &options) {
-                Ok(done) => (done, None),
-                Err((done, e)) => (done, Some(e)),
-            };
+    // Devices are independent: a bounded pool ships several at once (NetBox
+    // runs several workers); each device's own snapshots stay in order.
+    let workers = crate::config::parse_count(
+        "NETBOX_SHIP_WORKERS (--netbox-workers)",
+        &args.netbox_workers,
+        1..=32,
+    )? as usize;
+    let ledger = std::sync::Mutex::new(ledger);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(
+        usize,
+        String,
+        Vec<crate::netbox::ship::Shipped>,
+        Option<String>,
+    )> = std::thread::scope(|scope| {
+        let pool: Vec<_> = (0..workers.min(devices.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(dir) = devices.get(i) else { break };
+                        let (done, error) = match crate::netbox::ship::ship_device(
+                            &client, &store, &ledger, dir, &options,
+                        ) {
+                            Ok(done) => (done, None),
+                            Err((done, e)) => (done, Some(e)),
+                        };
+                        out.push((i, dir.clone(), done, error));
+                    }
+                    out
+                })
+            })
+            .collect();
+        pool.into_iter()
+            .flat_map(|w| w.join().expect("ship worker does not panic"))
+            .collect()
+    });
+    results.sort_by_key(|r| r.0);
+    for (_, dir, done, error) in results {
         for s in &done {
             snapshots += 1;
             skipped += usize::from(s.status == crate::snapshot::Status::Failed);

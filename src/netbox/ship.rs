@@ -85,7 +85,7 @@ fn present_items(snapshot: &Snapshot) -> Vec<Item> {
 pub fn ship_device(
     client: &Client,
     store: &Store,
-    ledger: &mut Ledger,
+    ledger: &std::sync::Mutex<Ledger>,
     device_dir: &str,
     options: &Options,
 ) -> Result<Vec<Shipped>, (Vec<Shipped>, String)> {
@@ -101,6 +101,8 @@ pub fn ship_device(
             Err(e) => return Err((done, e.to_string())),
         };
         let last = ledger
+            .lock()
+            .expect("ledger lock")
             .devices
             .get(&snapshot.device.name)
             .map(|s| s.snapshot.clone())
@@ -140,6 +142,8 @@ pub fn ship_device(
         }
         if !options.dry_run {
             ledger
+                .lock()
+                .expect("ledger lock")
                 .record(&snapshot.device.name, &stamp)
                 .map_err(|e| (std::mem::take(&mut done), e.to_string()))?;
         }
