@@ -523,3 +523,153 @@ fn ship_creates_the_seeds_probes_once_and_follows_changes() {
         "the last snapshot of the backlog sets the time"
     );
 }
+
+/// Items of a large synthetic device; `variant` changes five models.
+fn big_items(variant: u32) -> Vec<invmon::inventory::Item> {
+    (0..300u32)
+        .map(|n| {
+            let model = if variant > 0 && n < 5 {
+                format!("MODEL-{n}-V{variant}")
+            } else {
+                format!("MODEL-{n}")
+            };
+            let serial = format!("KILL{n:06}");
+            let mut item = invmon::inventory::Item {
+                index: n.to_string(),
+                class: "module".into(),
+                name: format!("Slot {n}"),
+                model: model.clone(),
+                serial: serial.clone(),
+                ..Default::default()
+            };
+            item.ent_physical = [
+                ("entPhysicalSerialNum", serial),
+                ("entPhysicalModelName", model),
+                ("entPhysicalName", format!("Slot {n}")),
+                ("entPhysicalClass", "module".to_owned()),
+                ("entPhysicalDescr", format!("Line card {n}")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            item
+        })
+        .collect()
+}
+
+#[test]
+fn ship_killed_mid_apply_reruns_to_exactly_the_clean_result() {
+    let Some((url, token)) = netbox() else { return };
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("k"), "slug": lab.name("k")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let id = lab.device("big", site, None, "active", &[], None);
+    // The collector's store: three snapshots, the second with five changed modules.
+    let collector = tempfile::tempdir().unwrap();
+    let store = invmon::snapshot::store::Store::new(collector.path().join("snapshots"));
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::hours(3);
+    for (k, variant) in [(0, 0), (1, 1), (2, 1)] {
+        let at = t0 + chrono::TimeDelta::hours(k);
+        let device = invmon::snapshot::Device {
+            name: lab.name("big"),
+            netbox_id: Some(id as u64),
+            ..Default::default()
+        };
+        let items = big_items(variant);
+        let checkin = invmon::snapshot::checkin::build(&invmon::snapshot::checkin::Collected {
+            device: &device,
+            at,
+            status: invmon::snapshot::Status::Ok,
+            items: &items,
+            notices: &[],
+            facts: Default::default(),
+            os_family: "Network",
+            previous: None,
+        });
+        let outcome = invmon::snapshot::Outcome {
+            status: invmon::snapshot::Status::Ok,
+            reason: None,
+            duration_ms: 0,
+        };
+        store
+            .write(&mut invmon::snapshot::Snapshot::new(
+                at, device, outcome, checkin,
+            ))
+            .unwrap();
+    }
+    // The shipping host shares only files with the collector: a copy of the store.
+    let dmz = tempfile::tempdir().unwrap();
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(collector.path().join("snapshots"))
+        .arg(dmz.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let ship_cmd = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_invmon"));
+        cmd.current_dir(dmz.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NETBOX_INSTANCE_URL", &url)
+            .env("NETBOX_API_TOKEN", &token)
+            .args(["ship", "--to", "netbox", "--snapshots", "snapshots"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    // Kill it once NetBox has taken some writes, wherever it is.
+    let mut child = ship_cmd().spawn().unwrap();
+    let started = std::time::Instant::now();
+    while probes(&lab, id).is_empty() && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ship_cmd().status().unwrap().success(),
+        "the re-run completes"
+    );
+    let stored = probes(&lab, id);
+    assert_eq!(
+        stored.len(),
+        305,
+        "300 probes plus five for the changed modules, no duplicate"
+    );
+    let mut keys: Vec<(String, String)> = stored
+        .iter()
+        .map(|p| {
+            (
+                p["serial"].as_str().unwrap().to_owned(),
+                p["part"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 305, "each (serial, part) once");
+    // The newest probe of every serial carries the last snapshot's time.
+    let last = (t0 + chrono::TimeDelta::hours(2)).timestamp_micros();
+    let mut newest: std::collections::BTreeMap<String, i64> = Default::default();
+    for p in &stored {
+        let t = chrono::DateTime::parse_from_rfc3339(p["time"].as_str().unwrap())
+            .unwrap()
+            .timestamp_micros();
+        let e = newest
+            .entry(p["serial"].as_str().unwrap().to_owned())
+            .or_insert(t);
+        *e = (*e).max(t);
+    }
+    assert!(
+        newest.values().all(|t| *t == last),
+        "every serial's newest probe is at the last snapshot's time"
+    );
+    assert!(
+        !collector.path().join("snapshots/.ledger").exists(),
+        "the collector's store is untouched"
+    );
+}
