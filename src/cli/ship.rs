@@ -119,19 +119,8 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
     let store = Store::new(&args.store.dir);
     // One ledger per NetBox instance: shipping to another one starts afresh.
     let url = args.netbox.url.clone().unwrap_or_default();
-    let ledger_name: String = format!(
-        "netbox-{}",
-        url.trim_end_matches('/').rsplit("//").next().unwrap_or("")
-    )
-    .chars()
-    .map(|c| {
-        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-            c
-        } else {
-            '_'
-        }
-    })
-    .collect();
+    let host = url.trim_end_matches('/').rsplit("//").next().unwrap_or("");
+    let ledger_name = crate::snapshot::store::sanitize(&format!("netbox-{host}"));
     let ledger = Ledger::load(Ledger::path(store.root(), &ledger_name))?;
     let excludes = args
         .model_excludes

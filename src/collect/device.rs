@@ -48,7 +48,7 @@ const SYSTEM: [(&str, &str); 4] = [
 ];
 
 impl DeviceRun {
-    fn failed(reason: String, notices: Vec<Notice>, started: Instant) -> Self {
+    pub(crate) fn failed(reason: String, notices: Vec<Notice>, started: Instant) -> Self {
         let mut notices = notices;
         notices.push(Notice::error(reason.clone()));
         DeviceRun {

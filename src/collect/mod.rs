@@ -4,7 +4,6 @@
 pub mod device;
 pub mod modules;
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,15 +132,7 @@ pub async fn run(
                 .expect("semaphore lives for the run");
             let run = match snmp.profile(target.credentials.as_deref()) {
                 Ok(profile) => device::collect(&target, profile, &options.plan).await,
-                Err(why) => DeviceRun {
-                    status: Status::Failed,
-                    reason: Some(why.clone()),
-                    walk: Default::default(),
-                    items: Vec::new(),
-                    notices: vec![Notice::error(why)],
-                    facts: BTreeMap::new(),
-                    duration: Duration::ZERO,
-                },
+                Err(why) => DeviceRun::failed(why, Vec::new(), Instant::now()),
             };
             let result = tokio::task::spawn_blocking(move || save(target, run, &store, &options))
                 .await

@@ -111,8 +111,13 @@ fn minus(a: &[Key], b: &[Key]) -> Vec<Key> {
     out
 }
 
-#[test]
-fn seed_items_are_matched_except_documented_differences() {
+/// Compares, per recording, the seed's rows (`seed_field` of its output)
+/// with ours, and checks the differences against the checked-in list.
+fn compare_with_seed(
+    seed_field: &str,
+    ours: impl Fn(&invmon::inventory::Parsed) -> Vec<Key>,
+    differences: &str,
+) {
     let mut all = serde_json::Map::new();
     let mut matched = 0usize;
     for name in recordings() {
@@ -120,21 +125,19 @@ fn seed_items_are_matched_except_documented_differences() {
             &std::fs::read_to_string(fixtures().join("seed").join(format!("{name}.json"))).unwrap(),
         )
         .unwrap();
-        let seed_keys: Vec<Key> = seed["inventory"]
-            .as_array()
-            .unwrap()
-            .iter()
+        let rows = &seed[seed_field];
+        let values: Vec<&Json> = match rows {
+            Json::Array(a) => a.iter().collect(),
+            Json::Object(o) => o.values().collect(),
+            _ => panic!("{name}: no {seed_field}"),
+        };
+        let seed_keys: Vec<Key> = values
+            .into_iter()
             .map(|item| key_of(&serde_json::from_value(item.clone()).unwrap()))
             .collect();
         let (_, parsed) = parse(&name);
-        let ours: Vec<Key> = parsed
-            .items
-            .iter()
-            .filter(|i| i.seed_eligible())
-            .map(|i| key_of(&i.ent_physical))
-            .collect();
-        let seed_only = minus(&seed_keys, &ours);
-        let invmon_only = minus(&ours, &seed_keys);
+        let our_keys = ours(&parsed);
+        let (seed_only, invmon_only) = (minus(&seed_keys, &our_keys), minus(&our_keys, &seed_keys));
         matched += seed_keys.len() - seed_only.len();
         if !seed_only.is_empty() || !invmon_only.is_empty() {
             let rows = |keys: Vec<Key>| -> Json {
@@ -148,10 +151,23 @@ fn seed_items_are_matched_except_documented_differences() {
             );
         }
     }
-    eprintln!("{matched} seed items matched");
-    check_or_bless(
-        &fixtures().join("seed-differences.json"),
-        &Json::Object(all),
+    eprintln!("{seed_field}: {matched} seed rows matched");
+    check_or_bless(&fixtures().join(differences), &Json::Object(all));
+}
+
+#[test]
+fn seed_items_are_matched_except_documented_differences() {
+    compare_with_seed(
+        "inventory",
+        |parsed| {
+            parsed
+                .items
+                .iter()
+                .filter(|i| i.seed_eligible())
+                .map(|i| key_of(&i.ent_physical))
+                .collect()
+        },
+        "seed-differences.json",
     );
 }
 
@@ -159,39 +175,14 @@ fn seed_items_are_matched_except_documented_differences() {
 /// match the seed's `sn_inventory` except for the documented fixes.
 #[test]
 fn merged_rows_match_the_seed_except_documented_differences() {
-    let mut all = serde_json::Map::new();
-    let mut matched = 0usize;
-    for name in recordings() {
-        let seed: Json = serde_json::from_str(
-            &std::fs::read_to_string(fixtures().join("seed").join(format!("{name}.json"))).unwrap(),
-        )
-        .unwrap();
-        let seed_rows: Vec<Key> = seed["sn_inventory"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|item| key_of(&serde_json::from_value(item.clone()).unwrap()))
-            .collect();
-        let (_, parsed) = parse(&name);
-        let merged = invmon::netbox::plan::merge(&parsed.items, &[]);
-        let ours: Vec<Key> = merged.values().map(|i| key_of(&i.ent_physical)).collect();
-        let (seed_only, invmon_only) = (minus(&seed_rows, &ours), minus(&ours, &seed_rows));
-        matched += seed_rows.len() - seed_only.len();
-        if !seed_only.is_empty() || !invmon_only.is_empty() {
-            let rows = |keys: Vec<Key>| -> Json {
-                keys.into_iter()
-                    .map(|k| json!([k.0, k.1, k.2, k.3, k.4]))
-                    .collect()
-            };
-            all.insert(
-                name,
-                json!({"seed_only": rows(seed_only), "invmon_only": rows(invmon_only)}),
-            );
-        }
-    }
-    eprintln!("{matched} merged seed rows matched");
-    check_or_bless(
-        &fixtures().join("seed-merge-differences.json"),
-        &Json::Object(all),
+    compare_with_seed(
+        "sn_inventory",
+        |parsed| {
+            invmon::netbox::plan::merge(&parsed.items, &[])
+                .values()
+                .map(|i| key_of(&i.ent_physical))
+                .collect()
+        },
+        "seed-merge-differences.json",
     );
 }
