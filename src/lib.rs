@@ -5,7 +5,7 @@
 //! (`inventory`) → snapshot store (`snapshot`), driven by `collect`;
 //! `replay` serves recorded walks as an SNMP agent.
 
-pub mod ber;
+mod atomic;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -13,11 +13,11 @@ pub mod diff;
 pub mod http;
 pub mod inventory;
 pub mod netbox;
+mod pool;
 pub mod progress;
 pub mod replay;
 pub mod sal;
 pub mod ship;
 pub mod snapshot;
 pub mod snmp;
-pub mod telemetry;
 pub mod walk;

@@ -1,38 +1,20 @@
-//! The run's progress bar, drawn only on a terminal, with log lines printed
-//! above it instead of through it.
+//! How a long run tells its caller where it stands, without touching the
+//! terminal itself: the command line draws a bar, tests and benchmarks draw
+//! nothing.
 
-use std::io::IsTerminal;
-use std::sync::RwLock;
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
-static ACTIVE: RwLock<Option<ProgressBar>> = RwLock::new(None);
-
-pub fn start(len: u64, wanted: bool) -> ProgressBar {
-    if !wanted || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} devices (eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    *ACTIVE.write().expect("progress lock") = Some(bar.clone());
-    bar
+pub trait Progress: Send + Sync {
+    /// The run has `total` steps (devices, snapshots).
+    fn start(&self, total: u64);
+    /// One more step is done.
+    fn step(&self);
+    fn finish(&self);
 }
 
-pub fn finish(bar: &ProgressBar) {
-    bar.finish_and_clear();
-    *ACTIVE.write().expect("progress lock") = None;
-}
+/// Reports nowhere.
+pub struct Silent;
 
-/// Runs `f` with the bar (if any) lifted off the terminal.
-pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
-    match ACTIVE.read().ok().and_then(|g| g.clone()) {
-        Some(bar) => bar.suspend(f),
-        None => f(),
-    }
+impl Progress for Silent {
+    fn start(&self, _: u64) {}
+    fn step(&self) {}
+    fn finish(&self) {}
 }

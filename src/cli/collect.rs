@@ -1,18 +1,22 @@
-//! `invmon collect`.
+//! `invmon collect`: flags, environment and targets file → collection jobs
+//! with their credentials → the collect stage → summary and exit code.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context as _;
 use clap::Args;
 use tracing::{error, warn};
-use tracing_subscriber::filter::LevelFilter;
 
-use crate::collect::{self, Options, Plan};
-use crate::config::targets::{self, Target};
-use crate::config::{self, Profile, RawCredentials, SnmpConfig};
+use super::output::outln;
+use super::{Context, Outcome};
+use crate::collect::{self, Job, Options, Plan};
+use crate::config::credentials::{self, CredentialSettings, PrivacyMethod, Profiles};
+use crate::config::targets::{self, RowError, Target};
+use crate::config::{self, ConfigError, VersionList};
 use crate::snapshot::store::Store;
+use crate::snmp::usm::{AuthProtocol, KeyExtension, SecurityLevel};
 
 #[derive(Args)]
 pub struct CollectArgs {
@@ -42,14 +46,14 @@ pub struct CollectArgs {
     #[arg(long, value_name = "FILE")]
     debug_dump: Option<PathBuf>,
 
-    /// SNMP versions to try, in order (e.g. "3,2")
+    /// SNMP versions to try, in order (e.g. "3,2") [default: 3,2]
     #[arg(
         long,
         env = "SNMP_VERSION",
         hide_env_values = true,
         value_name = "LIST"
     )]
-    snmp_version: Option<String>,
+    snmp_version: Option<VersionList>,
     /// SNMPv2c community (prefer SNMP_COMMUNITY in an env file: flags show in `ps`)
     #[arg(
         long,
@@ -69,9 +73,10 @@ pub struct CollectArgs {
         long,
         env = "SNMP_AUTH_METHOD",
         hide_env_values = true,
-        value_name = "PROTO"
+        value_name = "PROTO",
+        value_parser = credentials::parsed::<AuthProtocol>
     )]
-    snmp_auth_method: Option<String>,
+    snmp_auth_method: Option<AuthProtocol>,
     /// SNMPv3 privacy password (prefer SNMP_PRIVACY in an env file)
     #[arg(
         long,
@@ -87,23 +92,25 @@ pub struct CollectArgs {
         hide_env_values = true,
         value_name = "PROTO"
     )]
-    snmp_privacy_method: Option<String>,
+    snmp_privacy_method: Option<PrivacyMethod>,
     /// Key extension for AES-192/256 with a short auth hash: blumenthal or reeder [default: blumenthal]
     #[arg(
         long,
         env = "SNMP_PRIVACY_KEY_EXTENSION",
         hide_env_values = true,
-        value_name = "METHOD"
+        value_name = "METHOD",
+        value_parser = credentials::parsed::<KeyExtension>
     )]
-    snmp_privacy_key_extension: Option<String>,
+    snmp_privacy_key_extension: Option<KeyExtension>,
     /// SNMPv3 security level: noAuthNoPriv, authNoPriv, authPriv [default: from the passwords given]
     #[arg(
         long,
         env = "SNMP_SECURITY",
         hide_env_values = true,
-        value_name = "LEVEL"
+        value_name = "LEVEL",
+        value_parser = credentials::parsed::<SecurityLevel>
     )]
-    snmp_security: Option<String>,
+    snmp_security: Option<SecurityLevel>,
     /// SNMPv3 context name
     #[arg(
         long,
@@ -118,45 +125,50 @@ pub struct CollectArgs {
         env = "SNMP_TIMEOUT",
         hide_env_values = true,
         value_name = "SECONDS",
-        default_value = "1"
+        default_value = "1",
+        value_parser = config::seconds
     )]
-    snmp_timeout: String,
+    snmp_timeout: Duration,
     /// Retries per request and per SNMP version
     #[arg(
         long,
         env = "SNMP_RETRIES",
         hide_env_values = true,
         value_name = "N",
-        default_value = "1"
+        default_value = "1",
+        value_parser = config::count(0..=10)
     )]
-    snmp_retries: String,
+    snmp_retries: u32,
     /// GETBULK max-repetitions (halved automatically on tooBig)
     #[arg(
         long,
         env = "SNMP_MAX_REPETITIONS",
         hide_env_values = true,
         value_name = "N",
-        default_value = "25"
+        default_value = "25",
+        value_parser = config::count(1..=1000)
     )]
-    snmp_max_repetitions: String,
+    snmp_max_repetitions: u32,
     /// Seconds one device may take in all
     #[arg(
         long,
         env = "INVMON_DEVICE_DEADLINE",
         hide_env_values = true,
         value_name = "SECONDS",
-        default_value = "300"
+        default_value = "300",
+        value_parser = config::seconds
     )]
-    device_deadline: String,
+    device_deadline: Duration,
     /// Devices walked at the same time
     #[arg(
         long,
         env = "PARALLEL_JOBS",
         hide_env_values = true,
         value_name = "N",
-        default_value = "50"
+        default_value = "50",
+        value_parser = config::count(1..=4096)
     )]
-    parallel_jobs: String,
+    parallel_jobs: u32,
     /// Directory of checkin modules run for each device that answered
     #[arg(
         long,
@@ -171,9 +183,10 @@ pub struct CollectArgs {
         env = "INVMON_MODULE_TIMEOUT",
         hide_env_values = true,
         value_name = "SECONDS",
-        default_value = "30"
+        default_value = "30",
+        value_parser = config::seconds
     )]
-    module_timeout: String,
+    module_timeout: Duration,
     /// Sal os_family recorded for devices
     #[arg(
         long,
@@ -186,167 +199,151 @@ pub struct CollectArgs {
 }
 
 impl CollectArgs {
-    fn raw_credentials(&self) -> RawCredentials {
-        RawCredentials {
-            version: self.snmp_version.clone(),
+    fn credentials(&self) -> CredentialSettings {
+        CredentialSettings {
+            version: self.snmp_version.clone().map(|v| v.0),
             community: self.snmp_community.clone(),
             user: self.snmp_user.clone(),
             auth: self.snmp_auth.clone(),
-            auth_method: self.snmp_auth_method.clone(),
+            auth_method: self.snmp_auth_method,
             privacy: self.snmp_privacy.clone(),
-            privacy_method: self.snmp_privacy_method.clone(),
-            key_extension: self.snmp_privacy_key_extension.clone(),
-            security: self.snmp_security.clone(),
+            privacy_method: self.snmp_privacy_method,
+            key_extension: self.snmp_privacy_key_extension,
+            security: self.snmp_security,
             context: self.snmp_context.clone(),
         }
     }
 
-    fn targets(&self) -> anyhow::Result<(Vec<Target>, usize)> {
+    /// The devices to collect, and the targets rows that cannot be used.
+    fn targets(&self) -> anyhow::Result<(Vec<Target>, Vec<RowError>)> {
         if let (Some(name), Some(address)) = (&self.device, &self.address) {
-            targets::split_address(address).map_err(|why| anyhow::anyhow!("--address: {why}"))?;
+            targets::split_address(address).map_err(|e| ConfigError::invalid("--address", e))?;
             let target = Target {
                 name: name.clone(),
                 address: address.clone(),
                 platform: self.platform.clone().unwrap_or_default(),
                 ..Target::default()
             };
-            return Ok((vec![target], 0));
+            return Ok((vec![target], Vec::new()));
         }
         let Some(path) = &self.targets else {
-            bail!(
-                "no devices: give --targets FILE (or INVMON_TARGETS), or --device NAME --address ADDR"
-            );
+            return Err(ConfigError::Unusable(
+                "no devices: give --targets FILE (or INVMON_TARGETS), or --device NAME --address ADDR".into(),
+            )
+            .into());
         };
         let (mut list, errors) = targets::load(path)?;
-        for e in &errors {
-            error!("Skipping target: {e}.");
-        }
         if let Some(name) = &self.device {
             list.retain(|t| &t.name == name);
             if list.is_empty() {
-                bail!(
+                return Err(ConfigError::Unusable(format!(
                     "device {name:?} is not in {} (use --address to collect a device not in the file)",
                     path.display()
-                );
+                ))
+                .into());
             }
-            return Ok((list, 0));
+            return Ok((list, Vec::new()));
         }
-        Ok((list, errors.len()))
+        Ok((list, errors))
     }
-}
 
-fn build_snmp(args: &CollectArgs, targets: &[Target]) -> anyhow::Result<SnmpConfig> {
-    let raw = args.raw_credentials();
-    let mut warnings = Vec::new();
-    // The global settings matter only when some target has no credential set.
-    let needs_global = targets.iter().any(|t| t.credentials.is_none());
-    let mut global_warnings = Vec::new();
-    let global = match Profile::build(&raw, None, &mut global_warnings) {
-        Ok(p) => Some(p),
-        Err(e) if needs_global => return Err(e.into()),
-        Err(_) => None,
-    };
-    if needs_global {
-        warnings.extend(global_warnings);
+    /// Jobs with their credentials, and the rows that cannot be collected
+    /// (said once each). Warnings are given once, for the profiles in use.
+    fn jobs(&self) -> anyhow::Result<(Vec<Job>, Vec<String>)> {
+        let (targets, rows) = self.targets()?;
+        let mut bad: Vec<String> = rows.iter().map(RowError::to_string).collect();
+        let profiles = Profiles::build(&self.credentials(), std::env::vars())?;
+        let mut jobs = Vec::new();
+        let mut first_error = None;
+        let mut warned = std::collections::BTreeSet::new();
+        for target in targets {
+            match profiles.for_set(target.credentials.as_deref()) {
+                Ok(profile) => {
+                    for w in profile
+                        .warnings
+                        .iter()
+                        .filter(|w| warned.insert((*w).clone()))
+                    {
+                        warn!("{w}.");
+                    }
+                    jobs.push(Job { target, profile });
+                }
+                Err(e) => {
+                    bad.push(format!("{}: {e}", target.name));
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        // No device can be asked at all: the settings are at fault, not the devices.
+        if let (true, Some(e)) = (jobs.is_empty(), first_error) {
+            return Err(e.into());
+        }
+        Ok((jobs, bad))
     }
-    let mut sets = std::collections::BTreeMap::new();
-    for (name, set) in raw.sets_from_env(std::env::vars()) {
-        sets.insert(
-            name.clone(),
-            Profile::build(&set, Some(&name), &mut warnings)?,
-        );
-    }
-    Ok(SnmpConfig {
-        global,
-        sets,
-        timeout: config::parse_seconds("SNMP_TIMEOUT (--snmp-timeout)", &args.snmp_timeout)?,
-        retries: config::parse_count("SNMP_RETRIES (--snmp-retries)", &args.snmp_retries, 0..=10)?
-            as u32,
-        max_repetitions: config::parse_count(
-            "SNMP_MAX_REPETITIONS (--snmp-max-repetitions)",
-            &args.snmp_max_repetitions,
-            1..=1000,
-        )? as u32,
-        warnings,
-    })
-}
 
-pub fn run(
-    args: CollectArgs,
-    matches: &clap::ArgMatches,
-    level: LevelFilter,
-    log_dir: &Path,
-) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
-    super::warn_secret_flags(
-        matches,
-        &[
-            ("snmp_community", "--snmp-community", "SNMP_COMMUNITY"),
-            ("snmp_auth", "--snmp-auth", "SNMP_AUTH"),
-            ("snmp_privacy", "--snmp-privacy", "SNMP_PRIVACY"),
-        ],
-    );
-    let (targets, bad_rows) = args.targets()?;
-    let snmp = build_snmp(&args, &targets)?;
-    for w in &snmp.warnings {
-        warn!("{w}.");
-    }
-    let deadline = config::parse_seconds(
-        "INVMON_DEVICE_DEADLINE (--device-deadline)",
-        &args.device_deadline,
-    )?;
-    let parallel_jobs = config::parse_count(
-        "PARALLEL_JOBS (--parallel-jobs)",
-        &args.parallel_jobs,
-        1..=4096,
-    )? as usize;
-    let store = Store::new(&args.store.dir);
-    store.ensure_writable()?;
-    let options = Options {
-        plan: Plan {
-            timeout: snmp.timeout,
-            retries: snmp.retries,
-            max_repetitions: snmp.max_repetitions,
-            deadline,
-            max_rows: 1_000_000,
-        },
-        parallel_jobs,
-        raw: args.raw,
-        debug_dump: args.debug_dump.clone(),
-        os_family: args.os_family.clone(),
-        progress: true,
-        modules: match &args.modules {
-            Some(dir) if !dir.is_dir() => bail!(
-                "INVMON_MODULES_DIR (--modules): {} is not a directory",
-                dir.display()
-            ),
+    fn options(&self) -> anyhow::Result<Options> {
+        let modules = match &self.modules {
+            Some(dir) if !dir.is_dir() => {
+                return Err(ConfigError::invalid(
+                    "INVMON_MODULES_DIR (--modules)",
+                    format!("{} is not a directory", dir.display()),
+                )
+                .into());
+            }
             Some(dir) => Some(collect::modules::Modules {
                 dir: dir.clone(),
-                timeout: config::parse_seconds(
-                    "INVMON_MODULE_TIMEOUT (--module-timeout)",
-                    &args.module_timeout,
-                )?,
+                timeout: self.module_timeout,
             }),
             None => None,
-        },
-    };
+        };
+        Ok(Options {
+            plan: Plan {
+                timeout: self.snmp_timeout,
+                retries: self.snmp_retries,
+                max_repetitions: self.snmp_max_repetitions,
+                deadline: self.device_deadline,
+                max_rows: 1_000_000,
+            },
+            parallel_jobs: self.parallel_jobs as usize,
+            raw: self.raw,
+            debug_dump: self.debug_dump.clone(),
+            os_family: self.os_family.clone(),
+            modules,
+        })
+    }
+}
+
+pub fn run(args: CollectArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(true)?;
+    context.warn_secret_flags(&[
+        ("snmp_community", "--snmp-community", "SNMP_COMMUNITY"),
+        ("snmp_auth", "--snmp-auth", "SNMP_AUTH"),
+        ("snmp_privacy", "--snmp-privacy", "SNMP_PRIVACY"),
+    ]);
+    let (jobs, bad_rows) = args.jobs()?;
+    for e in &bad_rows {
+        error!("Skipping target {e}.");
+    }
+    let options = args.options()?;
+    let store = Store::new(&args.store.dir);
+    store.ensure_writable()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     let summary = runtime.block_on(collect::run(
-        targets,
-        Arc::new(snmp),
+        jobs,
         Arc::new(store),
         Arc::new(options),
+        Arc::new(super::progress::Bar::new("devices")),
     ));
-    print!("{}", summary.render());
-    if bad_rows > 0 {
-        println!("{bad_rows} target rows skipped (see the log)");
+    super::output::print(&summary.render());
+    if !bad_rows.is_empty() {
+        outln!("{} target rows skipped (see the log)", bad_rows.len());
     }
-    Ok(if summary.all_ok() && bad_rows == 0 {
-        ExitCode::SUCCESS
+    Ok(if summary.all_ok() && bad_rows.is_empty() {
+        Outcome::Done
     } else {
-        ExitCode::from(super::EXIT_INCOMPLETE)
+        Outcome::Incomplete
     })
 }

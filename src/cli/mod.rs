@@ -1,23 +1,35 @@
-//! Command line: raw arguments → validated settings → command.
+//! Command line: raw arguments and environment → a validated configuration
+//! per command → the library stage that does the work → one exit code.
 //!
-//! Exit codes: 0 success; 1 fatal error (bad settings, unreadable targets,
-//! unwritable store, unreadable snapshot); 2 usage error; 3 the run finished
-//! but some device was partial, failed or not saved, or a target row was bad.
+//! Exit codes (docs/configuration.md): 0 success; 1 the run could not be
+//! done (unreadable targets, unwritable store, unreachable NetBox, …);
+//! 2 usage or settings error; 3 the run finished but some of its work was
+//! not done (a device partial, failed or not shipped, a target row bad).
+//! `diff` follows diff(1): 0 no differences, 1 differences, 2 trouble.
 
 mod collect;
 mod diff;
+pub(crate) mod output;
+mod progress;
 mod replay;
 mod ship;
 mod snapshots;
 mod targets;
+mod telemetry;
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use tracing_subscriber::filter::LevelFilter;
+
+use crate::config::{self, ConfigError, env_file};
 
 pub const EXIT_FATAL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 3;
 
 #[derive(Parser)]
@@ -38,9 +50,10 @@ pub struct Cli {
         env = "LOG_LEVEL",
         hide_env_values = true,
         value_name = "LEVEL",
-        default_value = "INFO"
+        default_value = "INFO",
+        value_parser = config::log_level
     )]
-    pub log_level: String,
+    pub log_level: LevelFilter,
 
     /// Directory for all.log and errors.log
     #[arg(
@@ -81,34 +94,55 @@ pub enum Command {
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
     /// Ship snapshots to NetBox (inventory-monitor Probes) or Sal
-    Ship(ship::ShipArgs),
+    Ship(Box<ship::ShipArgs>),
     /// Export NetBox's device list as a targets file for collect
     Targets(targets::TargetsArgs),
     /// Serve .snmprec recordings as an SNMP agent (v1/v2c community or v3 context = file stem)
     Replay(replay::ReplayArgs),
 }
 
-/// Warns about secrets given as flags, which `ps` and shell history show:
-/// (clap argument id, flag, environment variable to use instead).
-fn warn_secret_flags(matches: &clap::ArgMatches, secrets: &[(&str, &str, &str)]) {
-    for (id, flag, env) in secrets {
-        if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
-            tracing::warn!(
-                "{flag} was given on the command line, where `ps` and shell history show it; prefer {env} in an env file."
-            );
-        }
-    }
+/// How a command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked was done (`diff`: no differences).
+    Done,
+    /// `diff` only: differences found.
+    Differences,
+    /// The run finished, but part of its work was not done.
+    Incomplete,
 }
 
-/// A required http(s) URL setting.
-fn require_url<'a>(value: Option<&'a str>, setting: &str) -> anyhow::Result<&'a str> {
-    let url = value
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| anyhow::anyhow!("{setting} is not set"))?;
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        anyhow::bail!("{setting}: {url:?} is not an http:// or https:// URL");
+/// What every command gets besides its own arguments.
+pub struct Context<'a> {
+    pub level: LevelFilter,
+    pub log_dir: PathBuf,
+    pub matches: &'a clap::ArgMatches,
+    /// Said once logging is up: names in the env file no setting has.
+    notes: Vec<String>,
+}
+
+impl Context<'_> {
+    /// Starts logging (to the log files too, for commands that run from
+    /// cron) and says what was noticed while reading settings.
+    pub fn start_logging(&self, files: bool) -> anyhow::Result<()> {
+        telemetry::init(self.level, files.then_some(self.log_dir.as_path()))?;
+        for note in &self.notes {
+            tracing::warn!("{note}.");
+        }
+        Ok(())
     }
-    Ok(url)
+
+    /// Warns about secrets given as flags, which `ps` and shell history show:
+    /// (clap argument id, flag, environment variable to use instead).
+    pub fn warn_secret_flags(&self, secrets: &[(&str, &str, &str)]) {
+        for (id, flag, env) in secrets {
+            if self.matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                tracing::warn!(
+                    "{flag} was given on the command line, where `ps` and shell history show it; prefer {env} in an env file."
+                );
+            }
+        }
+    }
 }
 
 /// The `--env-file` value, read before clap so the file can feed `env =` defaults.
@@ -126,49 +160,122 @@ fn env_file_arg(args: &[OsString]) -> Option<PathBuf> {
     None
 }
 
+/// Every variable name some setting reads.
+fn known_names(command: &clap::Command) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .collect();
+    for sub in command.get_subcommands() {
+        names.extend(known_names(sub));
+    }
+    // Read without a flag: the seed's misspelt exclude list, tracing's filter.
+    names.extend(["entPhysicalModelName_exludes".into(), "RUST_LOG".into()]);
+    names
+}
+
+fn unknown_names(file: &Path, assignments: &[env_file::Assignment]) -> Vec<String> {
+    let known = known_names(&Cli::command());
+    assignments
+        .iter()
+        .filter(|a| !known.contains(&a.name) && !config::credentials::is_set_variable(&a.name))
+        .map(|a| {
+            let hint = env_file::suggestion(&a.name, known.iter().map(String::as_str))
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default();
+            format!(
+                "{}:{}: {} is not a setting of invmon and is ignored{hint}",
+                file.display(),
+                a.line,
+                a.name
+            )
+        })
+        .collect()
+}
+
+/// A clap error, with a refused value named by its setting and flag.
+fn usage_error(e: clap::Error) -> ExitCode {
+    if e.kind() != ErrorKind::ValueValidation {
+        e.exit()
+    }
+    let flag = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.split(' ').next().unwrap_or("").to_owned(),
+        _ => String::new(),
+    };
+    let env = find_env(&Cli::command(), flag.trim_start_matches('-'));
+    let setting = match env {
+        Some(env) => format!("{env} ({flag})"),
+        None => flag,
+    };
+    let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+    eprintln!("invmon: {setting}: {why}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn find_env(command: &clap::Command, long: &str) -> Option<String> {
+    command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|e| e.to_string_lossy().into_owned())
+        .or_else(|| command.get_subcommands().find_map(|s| find_env(s, long)))
+}
+
+/// The exit code for an error: settings errors are usage errors.
+fn error_code(e: &anyhow::Error, diff: bool) -> u8 {
+    if diff || e.chain().any(|c| c.is::<ConfigError>()) {
+        EXIT_USAGE
+    } else {
+        EXIT_FATAL
+    }
+}
+
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let explicit = env_file_arg(&args);
-    let env_file = explicit.clone().unwrap_or_else(|| PathBuf::from(".env"));
-    match dotenvy::from_path(&env_file) {
-        Ok(()) => {}
-        Err(dotenvy::Error::Io(e))
-            if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {}
+    let env_path = explicit.clone().unwrap_or_else(|| PathBuf::from(".env"));
+    let assignments = match env_file::load(&env_path, explicit.is_some()) {
+        Ok(a) => a,
         Err(e) => {
-            eprintln!("invmon: env file {}: {e}", env_file.display());
-            return ExitCode::from(EXIT_FATAL);
+            eprintln!("invmon: {e}");
+            return ExitCode::from(EXIT_USAGE);
         }
-    }
-    let matches = Cli::command().get_matches_from(&args);
+    };
+    let matches = match Cli::command().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
-    let level = match crate::telemetry::parse_level(&cli.log_level) {
-        Ok(l) => l,
-        Err(why) => {
-            eprintln!("invmon: {why}");
-            return ExitCode::from(EXIT_FATAL);
-        }
+    let Some((_, sub)) = matches.subcommand() else {
+        return ExitCode::from(EXIT_USAGE);
     };
-    let sub = matches.subcommand().map(|(_, m)| m);
+    let context = Context {
+        level: cli.log_level,
+        log_dir: cli.log_dir.clone(),
+        matches: sub,
+        notes: unknown_names(&env_path, &assignments),
+    };
+    let is_diff = matches!(cli.command, Command::Diff(_));
     let result = match cli.command {
-        Command::Collect(args) => {
-            collect::run(*args, sub.expect("subcommand matches"), level, &cli.log_dir)
-        }
-        Command::Diff(args) => diff::run(args, level),
-        Command::Snapshots(command) => snapshots::run(command, level),
-        Command::Replay(args) => replay::run(args, level, &cli.log_dir),
-        Command::Targets(args) => targets::run(args, sub.expect("subcommand matches"), level),
-        Command::Ship(args) => {
-            ship::run(args, sub.expect("subcommand matches"), level, &cli.log_dir)
-        }
+        Command::Collect(args) => collect::run(*args, &context),
+        Command::Diff(args) => diff::run(args, &context),
+        Command::Snapshots(command) => snapshots::run(command, &context),
+        Command::Replay(args) => replay::run(args, &context),
+        Command::Targets(args) => targets::run(args, &context),
+        Command::Ship(args) => ship::run(*args, &context),
     };
     match result {
-        Ok(code) => code,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Differences) => ExitCode::from(1),
+        Ok(Outcome::Incomplete) if is_diff => ExitCode::from(2),
+        Ok(Outcome::Incomplete) => ExitCode::from(EXIT_INCOMPLETE),
         Err(e) => {
             eprintln!("invmon: {e:#}");
-            ExitCode::from(EXIT_FATAL)
+            ExitCode::from(error_code(&e, is_diff))
         }
     }
 }

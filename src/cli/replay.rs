@@ -3,14 +3,13 @@
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::Args;
 use tracing::{info, warn};
-use tracing_subscriber::filter::LevelFilter;
 
+use super::{Context, Outcome};
 use crate::replay::{self, Recordings, UserSpec};
 
 #[derive(Args)]
@@ -56,9 +55,10 @@ fn users_from_file(path: &Path) -> anyhow::Result<Vec<UserSpec>> {
     Ok(users)
 }
 
-pub fn run(args: ReplayArgs, level: LevelFilter, log_dir: &Path) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
-    replay::check_listen(args.listen, args.allow_remote)?;
+pub fn run(args: ReplayArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(true)?;
+    replay::check_listen(args.listen, args.allow_remote)
+        .map_err(|e| crate::config::ConfigError::Unusable(e.to_string()))?;
     if !args.v3_users.is_empty() {
         warn!("--v3-user keys are visible in `ps`; prefer --v3-users-file.");
     }
@@ -82,7 +82,7 @@ pub fn run(args: ReplayArgs, level: LevelFilter, log_dir: &Path) -> anyhow::Resu
                 args.dir.display(),
                 users.len()
             );
-            println!("listening on {addr}");
+            super::output::outln!("listening on {addr}");
             if let Some(path) = &args.ready_file {
                 std::fs::write(path, addr.to_string()).map_err(|e| {
                     replay::ReplayError::Agent(format!("ready file {}: {e}", path.display()))
@@ -95,5 +95,5 @@ pub fn run(args: ReplayArgs, level: LevelFilter, log_dir: &Path) -> anyhow::Resu
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
     })?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Done)
 }

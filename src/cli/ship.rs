@@ -1,15 +1,14 @@
 //! `invmon ship`: send snapshots to a destination (Sal), plan first.
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use secrecy::SecretString;
 use tracing::{error, info, warn};
-use tracing_subscriber::filter::LevelFilter;
 
-use crate::config;
+use super::output::outln;
+use super::{Context, Outcome};
+use crate::config::{self, ConfigError};
 use crate::sal::client::Client;
 use crate::sal::contract;
 use crate::ship::ledger::Ledger;
@@ -54,9 +53,10 @@ pub struct ShipArgs {
         env = "NETBOX_SHIP_WORKERS",
         hide_env_values = true,
         value_name = "N",
-        default_value = "4"
+        default_value = "4",
+        value_parser = config::count(1..=32)
     )]
-    netbox_workers: String,
+    netbox_workers: u32,
     /// Comma-separated models never shipped to NetBox (also read from the seed's misspelt entPhysicalModelName_exludes)
     #[arg(
         long,
@@ -66,7 +66,7 @@ pub struct ShipArgs {
     )]
     model_excludes: Option<String>,
     /// Sal server base URL (checkins go to <URL>/checkin/)
-    #[arg(long, env = "SAL_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(long, env = "SAL_URL", hide_env_values = true, value_name = "URL", value_parser = config::url)]
     sal_url: Option<String>,
     /// Sal machine-group key (prefer SAL_KEY in an env file: flags show in `ps`)
     #[arg(long, env = "SAL_KEY", hide_env_values = true, value_name = "SECRET")]
@@ -77,50 +77,48 @@ pub struct ShipArgs {
         env = "SAL_TIMEOUT",
         hide_env_values = true,
         value_name = "SECONDS",
-        default_value = "60"
+        default_value = "60",
+        value_parser = config::seconds
     )]
-    sal_timeout: String,
+    sal_timeout: Duration,
     /// Retries after a connection error or a 5xx answer
     #[arg(
         long,
         env = "SAL_RETRIES",
         hide_env_values = true,
         value_name = "N",
-        default_value = "3"
+        default_value = "3",
+        value_parser = config::count(0..=20)
     )]
-    sal_retries: String,
+    sal_retries: u32,
     /// Seconds before the first retry (doubling after each)
     #[arg(
         long,
         env = "SAL_RETRY_DELAY",
         hide_env_values = true,
         value_name = "SECONDS",
-        default_value = "1"
+        default_value = "1",
+        value_parser = config::seconds
     )]
-    sal_retry_delay: String,
+    sal_retry_delay: Duration,
 }
 
-pub fn run(
-    args: ShipArgs,
-    matches: &clap::ArgMatches,
-    level: LevelFilter,
-    log_dir: &Path,
-) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init(level, Some(log_dir)).map_err(anyhow::Error::msg)?;
+pub fn run(args: ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(true)?;
     match args.to {
-        Destination::Netbox => to_netbox(&args, matches),
-        Destination::Sal => to_sal(&args, matches),
+        Destination::Netbox => to_netbox(&args, context),
+        Destination::Sal => to_sal(&args, context),
     }
 }
 
-fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
+fn to_netbox(args: &ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
-    let client = args.netbox.client(matches)?;
+    let client = args.netbox.client(context)?;
     let store = Store::new(&args.store.dir);
     // One ledger per NetBox instance: shipping to another one starts afresh.
     let url = args.netbox.url.clone().unwrap_or_default();
     let host = url.trim_end_matches('/').rsplit("//").next().unwrap_or("");
-    let ledger_name = crate::snapshot::store::sanitize(&format!("netbox-{host}"));
+    let ledger_name = crate::snapshot::name::encode(&format!("netbox-{host}"));
     let ledger = Ledger::load(Ledger::path(store.root(), &ledger_name))?;
     let excludes = args
         .model_excludes
@@ -136,7 +134,7 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
         dry_run: args.dry_run,
     };
     let devices = match &args.device {
-        Some(d) => vec![crate::snapshot::store::sanitize(d)],
+        Some(d) => vec![d.clone()],
         None => store.devices()?,
     };
     let (
@@ -151,11 +149,7 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
     let mut plans = Vec::new();
     // Devices are independent: a bounded pool ships several at once (NetBox
     // runs several workers); each device's own snapshots stay in order.
-    let workers = crate::config::parse_count(
-        "NETBOX_SHIP_WORKERS (--netbox-workers)",
-        &args.netbox_workers,
-        1..=32,
-    )? as usize;
+    let workers = args.netbox_workers as usize;
     let ledger = std::sync::Mutex::new(ledger);
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<(
@@ -197,7 +191,7 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
             unchanged += s.plan.unchanged;
             requests += s.requests;
             if args.format == PlanFormat::Text || !args.dry_run {
-                println!(
+                outln!(
                     "{} {} {}: {} new probes, {} time updates, {} unchanged{}",
                     if args.dry_run {
                         "would ship"
@@ -221,44 +215,47 @@ fn to_netbox(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<Exit
         if let Some(e) = error {
             failed += 1;
             error!(device = %dir, "Not shipped to NetBox: {e}.");
-            println!("failed {dir}: {e}");
+            outln!("failed {dir}: {e}");
         }
     }
     if args.dry_run && args.format == PlanFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&plans)?);
+        outln!("{}", serde_json::to_string_pretty(&plans)?);
     }
-    println!(
+    outln!(
         "netbox: {snapshots} snapshots, {creates} new probes, {updates} time updates, {unchanged} unchanged, {skipped} failed collections skipped, {failed} devices failed, {requests} requests, {:.1} s{}",
         started.elapsed().as_secs_f64(),
         if args.dry_run { " (dry run)" } else { "" }
     );
     Ok(if failed == 0 {
-        ExitCode::SUCCESS
+        Outcome::Done
     } else {
-        ExitCode::from(super::EXIT_INCOMPLETE)
+        Outcome::Incomplete
     })
 }
 
-fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
-    super::warn_secret_flags(matches, &[("sal_key", "--sal-key", "SAL_KEY")]);
+fn to_sal(args: &ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.warn_secret_flags(&[("sal_key", "--sal-key", "SAL_KEY")]);
     let store = Store::new(&args.store.dir);
     let mut ledger = Ledger::load(Ledger::path(store.root(), "sal"))?;
     let steps = ship::plan(&store, &ledger, args.device.as_deref())?;
     let client = if args.dry_run {
         None
     } else {
-        let url = super::require_url(args.sal_url.as_deref(), "SAL_URL (--sal-url)")?;
+        let url = args
+            .sal_url
+            .as_deref()
+            .ok_or_else(|| ConfigError::missing("SAL_URL (--sal-url)", ""))?;
         let key = args
             .sal_key
             .clone()
             .filter(|k| !k.is_empty())
-            .context("SAL_KEY (--sal-key) is not set")?;
+            .ok_or_else(|| ConfigError::missing("SAL_KEY (--sal-key)", ""))?;
         Some(Client::new(
             url,
             SecretString::from(key),
-            config::parse_seconds("SAL_TIMEOUT (--sal-timeout)", &args.sal_timeout)?,
-            config::parse_count("SAL_RETRIES (--sal-retries)", &args.sal_retries, 0..=20)? as u32,
-            config::parse_seconds("SAL_RETRY_DELAY (--sal-retry-delay)", &args.sal_retry_delay)?,
+            args.sal_timeout,
+            args.sal_retries,
+            args.sal_retry_delay,
         ))
     };
     // The key goes into the body at send time; a dry run shows documents without it.
@@ -272,16 +269,16 @@ fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
         match step {
             Step::UpToDate { device, stamp } => {
                 current += 1;
-                println!("up to date {device}: {stamp} already sent");
+                outln!("up to date {device}: {stamp} already sent");
             }
             Step::NothingComplete { device } => {
                 incomplete += 1;
-                println!("skipped {device}: no complete snapshot to send");
+                outln!("skipped {device}: no complete snapshot to send");
             }
             Step::Unreadable { device, error } => {
                 failed += 1;
                 error!(device = %device, "Cannot ship: {error}.");
-                println!("failed {device}: {error}");
+                outln!("failed {device}: {error}");
             }
             Step::Send {
                 device,
@@ -302,9 +299,7 @@ fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
                 if preflight.status != 200 {
                     failed += 1;
                     let why = preflight.rule.unwrap_or(preflight.body);
-                    println!(
-                        "failed {device}: the checkin breaks Sal's contract ({why}); not sent"
-                    );
+                    outln!("failed {device}: the checkin breaks Sal's contract ({why}); not sent");
                     continue;
                 }
                 let size = format!("{} KB", body.len().div_ceil(1024));
@@ -312,7 +307,7 @@ fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
                     warn!(device = %device, "{note}.");
                 }
                 let Some(client) = &client else {
-                    println!(
+                    outln!(
                         "would send {device}: snapshot {} ({size}){}",
                         entry.stamp(),
                         trimmed.map(|t| format!("; {t}")).unwrap_or_default()
@@ -324,7 +319,7 @@ fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
                         ledger.record(&device, &entry.stamp())?;
                         sent += 1;
                         info!(device = %device, snapshot = %entry.stamp(), "Sent to Sal: {}.", answer.trim());
-                        println!(
+                        outln!(
                             "sent {device}: snapshot {} ({size}): {}",
                             entry.stamp(),
                             answer.trim()
@@ -333,19 +328,19 @@ fn to_sal(args: &ShipArgs, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
                     Err(e) => {
                         failed += 1;
                         error!(device = %device, "Not sent to {}: {e}.", client.endpoint());
-                        println!("failed {device}: {e}");
+                        outln!("failed {device}: {e}");
                     }
                 }
             }
         }
     }
-    println!(
+    outln!(
         "sal: {sent} sent, {current} up to date, {incomplete} without a complete snapshot, {failed} failed{}",
         if args.dry_run { " (dry run)" } else { "" }
     );
     Ok(if failed == 0 {
-        ExitCode::SUCCESS
+        Outcome::Done
     } else {
-        ExitCode::from(super::EXIT_INCOMPLETE)
+        Outcome::Incomplete
     })
 }

@@ -1,13 +1,15 @@
-//! `invmon snapshots list|show`: read snapshots without zstd tools.
+//! `invmon snapshots list|show|prune`: read snapshots without zstd tools,
+//! and thin out old ones.
 
-use std::process::ExitCode;
-
-use anyhow::Context;
+use anyhow::Context as _;
+use chrono::TimeDelta;
 use clap::Subcommand;
-use tracing_subscriber::filter::LevelFilter;
 
-use crate::snapshot::checkin::INVENTORY_SOURCE;
-use crate::snapshot::codec;
+use super::output::outln;
+use super::{Context, Outcome};
+use crate::config;
+use crate::snapshot::Snapshot;
+use crate::snapshot::checkin::{INVENTORY_SOURCE, ItemStatus};
 use crate::snapshot::store::{Selector, Store};
 
 #[derive(Subcommand)]
@@ -22,11 +24,11 @@ pub enum SnapshotsCommand {
     /// Delete old snapshots (and their raw walks), keeping recent ones and each device's newest complete one
     Prune {
         /// Keep this many newest snapshots per device
-        #[arg(long, value_name = "N", default_value = "0")]
-        keep_last: usize,
-        /// Keep snapshots younger than this (e.g. 30d, 12h, 2w)
-        #[arg(long, value_name = "DURATION")]
-        keep_within: Option<String>,
+        #[arg(long, value_name = "N")]
+        keep_last: Option<usize>,
+        /// Keep snapshots younger than this: a number and a unit, s, min, h, d or w (e.g. 30d, 12h, 2w)
+        #[arg(long, value_name = "SPAN", value_parser = config::span)]
+        keep_within: Option<TimeDelta>,
         /// Only list what would be deleted
         #[arg(long)]
         dry_run: bool,
@@ -39,68 +41,39 @@ pub enum SnapshotsCommand {
         device: String,
         /// latest, latest~N, a snapshot timestamp, an RFC 3339 time or a date
         #[arg(long, value_name = "WHEN", default_value = "latest")]
-        at: String,
+        at: Selector,
         #[command(flatten)]
         store: super::StoreArg,
     },
 }
 
-pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init(level, None).map_err(anyhow::Error::msg)?;
+/// Items a snapshot records as present (ABSENT tombstones are not items).
+fn present(snapshot: &Snapshot) -> usize {
+    snapshot
+        .checkin
+        .sources
+        .get(INVENTORY_SOURCE)
+        .map_or(0, |src| {
+            src.managed_items
+                .values()
+                .filter(|m| m.status == ItemStatus::Present)
+                .count()
+        })
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+pub fn run(command: SnapshotsCommand, context: &Context<'_>) -> anyhow::Result<Outcome> {
     match command {
-        SnapshotsCommand::List {
-            device: None,
-            store,
-        } => {
-            let store = Store::new(store.dir);
-            for device in store.devices()? {
-                let list = store.list(&device)?;
-                let Some(last) = list.last() else { continue };
-                let status = codec::read(&last.path).map_or_else(
-                    |e| format!("unreadable: {e}"),
-                    |s| s.outcome.status.to_string(),
-                );
-                println!(
-                    "{device}\tsnapshots: {}\tlatest: {} {status}",
-                    list.len(),
-                    last.stamp()
-                );
-            }
+        SnapshotsCommand::List { device, store } => {
+            context.start_logging(false)?;
+            list(&Store::new(store.dir), device.as_deref())
         }
-        SnapshotsCommand::List {
-            device: Some(device),
-            store,
-        } => {
-            let store = Store::new(store.dir);
-            let list = store.list(&device)?;
-            if list.is_empty() {
-                anyhow::bail!(
-                    "no snapshots of device {device:?} in {}",
-                    store.root().display()
-                );
-            }
-            for entry in list {
-                match codec::read(&entry.path) {
-                    Ok(s) => {
-                        let items = s
-                            .checkin
-                            .sources
-                            .get(INVENTORY_SOURCE)
-                            .map_or(0, |src| src.managed_items.len());
-                        let reason = s
-                            .outcome
-                            .reason
-                            .map(|r| format!("\t{r}"))
-                            .unwrap_or_default();
-                        println!(
-                            "{}\t{}\t{items} items{reason}",
-                            entry.stamp(),
-                            s.outcome.status
-                        );
-                    }
-                    Err(e) => println!("{}\tunreadable\t{e}", entry.stamp()),
-                }
-            }
+        SnapshotsCommand::Show { device, at, store } => {
+            context.start_logging(false)?;
+            show(&Store::new(store.dir), &device, &at)
         }
         SnapshotsCommand::Prune {
             keep_last,
@@ -108,63 +81,153 @@ pub fn run(command: SnapshotsCommand, level: LevelFilter) -> anyhow::Result<Exit
             dry_run,
             store,
         } => {
-            let within = keep_within.as_deref().map(parse_duration).transpose()?;
-            if keep_last == 0 && within.is_none() {
-                anyhow::bail!("give --keep-last N and/or --keep-within DURATION");
+            context.start_logging(true)?;
+            if keep_last.is_none() && keep_within.is_none() {
+                return Err(config::ConfigError::Unusable(
+                    "give --keep-last N and/or --keep-within SPAN".into(),
+                )
+                .into());
             }
-            let store = Store::new(store.dir);
-            let now = chrono::Utc::now();
-            let ledgers = crate::ship::ledger::Ledger::all(store.root())?;
-            let (mut removed, mut kept) = (0usize, 0usize);
-            for device in store.devices()? {
-                // Keep what some destination has not received yet.
-                let shipped = ledgers.iter().map(|l| l.shipped(&device)).min();
-                let plan = store.prune_plan(&device, keep_last, within, now, shipped.as_deref())?;
-                kept += store.list(&device)?.len() - plan.len();
-                for entry in plan {
-                    if !dry_run {
-                        store.remove(&entry)?;
-                    }
-                    println!(
-                        "{} {}",
-                        if dry_run { "would delete" } else { "deleted" },
-                        entry.path.display()
-                    );
-                    removed += 1;
-                }
-            }
-            println!(
-                "{removed} snapshots {}, {kept} kept",
-                if dry_run { "to delete" } else { "deleted" }
-            );
-        }
-        SnapshotsCommand::Show { device, at, store } => {
-            let selector: Selector = at
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--at {e}"))?;
-            let store = Store::new(store.dir);
-            let entry = store.select(&device, &selector)?;
-            let snapshot = codec::read(&entry.path)?;
-            let text = serde_json::to_string_pretty(&snapshot).context("rendering JSON")?;
-            println!("{text}");
+            prune(
+                &Store::new(store.dir),
+                keep_last.unwrap_or(0),
+                keep_within,
+                dry_run,
+            )
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-/// `30d`, `12h`, `90m`, `2w`, `45s`.
-fn parse_duration(text: &str) -> anyhow::Result<chrono::TimeDelta> {
-    let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = number.parse().map_err(|_| {
-        anyhow::anyhow!("--keep-within {text:?}: expected a number and a unit (s, m, h, d, w)")
-    })?;
-    Ok(match unit {
-        "s" => chrono::TimeDelta::seconds(n),
-        "m" => chrono::TimeDelta::minutes(n),
-        "h" => chrono::TimeDelta::hours(n),
-        "d" | "" => chrono::TimeDelta::days(n),
-        "w" => chrono::TimeDelta::weeks(n),
-        _ => anyhow::bail!("--keep-within {text:?}: unknown unit {unit:?} (s, m, h, d, w)"),
+fn list(store: &Store, device: Option<&str>) -> anyhow::Result<Outcome> {
+    let mut trouble = false;
+    let Some(device) = device else {
+        for device in store.devices()? {
+            let list = store.list(&device)?;
+            let Some(last) = list.last() else { continue };
+            let latest = match store.find::<Snapshot>(&device, &Selector::Latest(0), |_| true) {
+                Ok(found) if found.skipped.is_empty() => {
+                    format!("{} {}", last.stamp(), found.doc.outcome.status)
+                }
+                Ok(found) => {
+                    trouble = true;
+                    format!(
+                        "{} unreadable; newest readable {} {}",
+                        last.stamp(),
+                        found.entry.stamp(),
+                        found.doc.outcome.status
+                    )
+                }
+                Err(e) => {
+                    trouble = true;
+                    format!("{} unreadable: {e}", last.stamp())
+                }
+            };
+            outln!(
+                "{device}\t{}\tlatest: {latest}",
+                plural(list.len(), "snapshot", "snapshots")
+            );
+        }
+        return Ok(if trouble {
+            Outcome::Incomplete
+        } else {
+            Outcome::Done
+        });
+    };
+    let list = store.list(device)?;
+    if list.is_empty() {
+        anyhow::bail!(
+            "no snapshots of device {device:?} in {}",
+            store.root().display()
+        );
+    }
+    for entry in list {
+        match store.read(device, &entry) {
+            Ok(s) => {
+                let reason = s
+                    .outcome
+                    .reason
+                    .as_ref()
+                    .map(|r| format!("\t{r}"))
+                    .unwrap_or_default();
+                outln!(
+                    "{}\t{}\t{}{reason}",
+                    entry.stamp(),
+                    s.outcome.status,
+                    plural(present(&s), "item", "items")
+                );
+            }
+            Err(e) => {
+                trouble = true;
+                outln!("{}\tunreadable\t{e}", entry.stamp());
+            }
+        }
+    }
+    Ok(if trouble {
+        Outcome::Incomplete
+    } else {
+        Outcome::Done
     })
+}
+
+/// The selected snapshot, or the newest readable one before it when it
+/// cannot be read (said on stderr, exit 3).
+fn show(store: &Store, device: &str, at: &Selector) -> anyhow::Result<Outcome> {
+    let found = store.find::<Snapshot>(device, at, |_| true)?;
+    for e in &found.skipped {
+        eprintln!("invmon: skipped unreadable snapshot: {e}");
+    }
+    if !found.skipped.is_empty() {
+        eprintln!(
+            "invmon: showing the newest readable one before it, {}",
+            found.entry.path.display()
+        );
+    }
+    let text = serde_json::to_string_pretty(&found.doc).context("rendering JSON")?;
+    outln!("{text}");
+    Ok(if found.skipped.is_empty() {
+        Outcome::Done
+    } else {
+        Outcome::Incomplete
+    })
+}
+
+fn prune(
+    store: &Store,
+    keep_last: usize,
+    keep_within: Option<TimeDelta>,
+    dry_run: bool,
+) -> anyhow::Result<Outcome> {
+    let now = chrono::Utc::now();
+    let ledgers = crate::ship::ledger::Ledger::all(store.root())?;
+    let (mut removed, mut kept) = (0usize, 0usize);
+    for device in store.devices()? {
+        // Keep what some destination has not received yet.
+        let shipped = ledgers.iter().map(|l| l.shipped(&device)).min();
+        let plan = store.prune_plan(&device, keep_last, keep_within, now, shipped.as_deref())?;
+        kept += store.list(&device)?.len() - plan.len();
+        for entry in plan {
+            let files = if dry_run {
+                let raw = entry.raw_path();
+                let mut files = vec![entry.path.clone()];
+                files.extend(raw.exists().then_some(raw));
+                files
+            } else {
+                store.remove(&entry)?
+            };
+            for file in files {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                outln!("{verb} {}", file.display());
+                if !dry_run {
+                    tracing::info!(device = %device, "Pruned {}.", file.display());
+                }
+            }
+            removed += 1;
+        }
+    }
+    outln!(
+        "{} {}, {kept} kept",
+        plural(removed, "snapshot", "snapshots"),
+        if dry_run { "to delete" } else { "deleted" }
+    );
+    Ok(Outcome::Done)
 }

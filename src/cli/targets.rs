@@ -1,15 +1,15 @@
 //! `invmon targets`: export NetBox's device list for a collector that cannot reach NetBox.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
 use clap::Args;
 use secrecy::SecretString;
 use tracing::warn;
-use tracing_subscriber::filter::LevelFilter;
 
+use super::{Context, Outcome};
+use crate::config::{self, ConfigError};
 use crate::netbox::client::Client;
 use crate::netbox::targets::{self, Selection};
 
@@ -21,7 +21,8 @@ pub struct NetboxArgs {
         long = "netbox-url",
         env = "NETBOX_INSTANCE_URL",
         hide_env_values = true,
-        value_name = "URL"
+        value_name = "URL",
+        value_parser = config::url
     )]
     pub url: Option<String>,
     /// NetBox API token, v1 or v2 (prefer NETBOX_API_TOKEN in an env file: flags show in `ps`)
@@ -38,34 +39,28 @@ pub struct NetboxArgs {
         env = "NETBOX_VERIFY_SSL",
         hide_env_values = true,
         value_name = "BOOL",
-        default_value = "true"
+        default_value = "true",
+        value_parser = config::flag
     )]
-    pub verify_ssl: String,
+    pub verify_ssl: bool,
 }
 
 impl NetboxArgs {
-    pub fn client(&self, matches: &clap::ArgMatches) -> anyhow::Result<Client> {
-        super::warn_secret_flags(
-            matches,
-            &[("token", "--netbox-api-token", "NETBOX_API_TOKEN")],
-        );
-        let url = super::require_url(self.url.as_deref(), "NETBOX_INSTANCE_URL (--netbox-url)")?;
+    pub fn client(&self, context: &Context<'_>) -> anyhow::Result<Client> {
+        context.warn_secret_flags(&[("token", "--netbox-api-token", "NETBOX_API_TOKEN")]);
+        let url = self
+            .url
+            .as_deref()
+            .ok_or_else(|| ConfigError::missing("NETBOX_INSTANCE_URL (--netbox-url)", ""))?;
         let token = self
             .token
             .clone()
             .filter(|t| !t.is_empty())
-            .context("NETBOX_API_TOKEN (--netbox-api-token) is not set")?;
-        let verify = match self.verify_ssl.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "" => true,
-            "false" | "0" | "no" => false,
-            other => {
-                bail!("NETBOX_VERIFY_SSL (--netbox-verify-ssl): {other:?} is not true or false")
-            }
-        };
+            .ok_or_else(|| ConfigError::missing("NETBOX_API_TOKEN (--netbox-api-token)", ""))?;
         Ok(Client::new(
             url,
             &SecretString::from(token),
-            verify,
+            self.verify_ssl,
             Duration::from_secs(120),
             3,
         ))
@@ -105,22 +100,12 @@ pub struct TargetsArgs {
 }
 
 fn list(text: &Option<String>) -> Vec<String> {
-    text.as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
+    config::list(text.as_deref().unwrap_or(""))
 }
 
-pub fn run(
-    args: TargetsArgs,
-    matches: &clap::ArgMatches,
-    level: LevelFilter,
-) -> anyhow::Result<ExitCode> {
-    crate::telemetry::init(level, None).map_err(anyhow::Error::msg)?;
-    let client = args.netbox.client(matches)?;
+pub fn run(args: TargetsArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(false)?;
+    let client = args.netbox.client(context)?;
     let selection = Selection {
         tags: list(&args.netbox_tags),
         tags_exclude: list(&args.netbox_tags_exclude),
@@ -149,13 +134,11 @@ pub fn run(
     };
     match &args.out {
         Some(path) => {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &text)
-                .and_then(|()| std::fs::rename(&tmp, path))
+            crate::atomic::write(path, text.as_bytes(), crate::atomic::Mode::Replace)
                 .with_context(|| format!("writing {}", path.display()))?;
             eprintln!("{} devices written to {}", found.len(), path.display());
         }
-        None => print!("{text}"),
+        None => super::output::print(&text),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Done)
 }

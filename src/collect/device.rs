@@ -7,16 +7,17 @@ use std::time::{Duration, Instant};
 
 use tokio::time::timeout;
 
-use crate::config::Profile;
+use crate::config::credentials::Profile;
 use crate::config::targets::{Target, split_address};
 use crate::inventory::vendor::Vendor;
 use crate::inventory::{Item, Notice};
 use crate::snapshot::Status;
-use crate::snmp::oid::oid;
 use crate::snmp::session::Snmp2Session;
 use crate::snmp::walk::Walker;
-use crate::snmp::{Credentials, Reply, Session, SnmpError, Value, diagnose};
+use crate::snmp::{Credentials, Reply, Session, SnmpError, diagnose};
+use crate::walk::Value;
 use crate::walk::Walk;
+use crate::walk::oid::oid;
 
 /// How to talk to devices; the same for every device of a run.
 #[derive(Clone, Debug)]
@@ -38,6 +39,8 @@ pub struct DeviceRun {
     pub notices: Vec<Notice>,
     pub facts: BTreeMap<String, String>,
     pub duration: Duration,
+    /// The device answered, but none of the inventory tables did.
+    pub no_tables: bool,
 }
 
 const SYSTEM: [(&str, &str); 4] = [
@@ -59,22 +62,30 @@ impl DeviceRun {
             notices,
             facts: BTreeMap::new(),
             duration: started.elapsed(),
+            no_tables: false,
         }
     }
 }
 
-async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, String> {
-    let (host, port) = split_address(address)?;
+async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, SnmpError> {
+    let (host, port) = split_address(address).map_err(|e| SnmpError::Resolve {
+        host: address.to_owned(),
+        why: e.to_string(),
+    })?;
+    let failed = |why: String| SnmpError::Resolve {
+        host: host.clone(),
+        why,
+    };
     let lookup = timeout(
         wait.max(Duration::from_secs(5)),
         tokio::net::lookup_host((host.as_str(), port)),
     )
     .await
-    .map_err(|_| format!("cannot resolve {host}: DNS lookup timed out"))?;
+    .map_err(|_| failed("DNS lookup timed out".into()))?;
     lookup
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|e| failed(e.to_string()))?
         .next()
-        .ok_or_else(|| format!("cannot resolve {host}: no address"))
+        .ok_or_else(|| failed("no address".into()))
 }
 
 /// Opens a session and reads the system group: proof that these credentials work.
@@ -118,7 +129,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
 
     let addr = match resolve(&target.address, plan.timeout).await {
         Ok(a) => a,
-        Err(why) => return DeviceRun::failed(why, notices, started),
+        Err(why) => return DeviceRun::failed(why.to_string(), notices, started),
     };
 
     let mut opened = None;
@@ -266,5 +277,6 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         notices,
         facts,
         duration: started.elapsed(),
+        no_tables: parsed.no_tables,
     }
 }

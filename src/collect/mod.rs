@@ -4,7 +4,6 @@
 pub mod device;
 pub mod modules;
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,14 +12,22 @@ use chrono::{SubsecRound, Utc};
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
-use crate::config::SnmpConfig;
+use crate::config::credentials::Profile;
 use crate::config::targets::Target;
 use crate::inventory::Notice;
+use crate::progress::Progress;
 use crate::snapshot::checkin::{self, Collected};
 use crate::snapshot::store::Store;
 use crate::snapshot::{self, Outcome, Snapshot, Status};
 use crate::walk::snmprec;
 pub use device::{DeviceRun, Plan};
+
+/// One device to collect, with the credentials its targets row selects.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub target: Target,
+    pub profile: Arc<Profile>,
+}
 
 pub struct Options {
     pub plan: Plan,
@@ -30,7 +37,6 @@ pub struct Options {
     /// The seed tool's `--debug-dump FILE`: every raw walk as one JSON file.
     pub debug_dump: Option<PathBuf>,
     pub os_family: String,
-    pub progress: bool,
     /// Checkin modules run for every device that answered.
     pub modules: Option<modules::Modules>,
 }
@@ -50,6 +56,20 @@ pub struct DeviceResult {
 pub struct Summary {
     pub devices: Vec<DeviceResult>,
     pub duration: Duration,
+}
+
+impl DeviceResult {
+    /// A device whose snapshot writer panicked (a bug): nothing was written.
+    fn crashed(name: String, why: &tokio::task::JoinError) -> DeviceResult {
+        DeviceResult {
+            name,
+            status: Status::Failed,
+            items: 0,
+            duration: Duration::ZERO,
+            reason: Some(format!("internal error while saving: {why}")),
+            snapshot: None,
+        }
+    }
 }
 
 impl Summary {
@@ -108,47 +128,46 @@ impl Summary {
 /// Collects every target. Never fails as a whole once started: each device's
 /// outcome is in the summary.
 pub async fn run(
-    targets: Vec<Target>,
-    snmp: Arc<SnmpConfig>,
+    jobs: Vec<Job>,
     store: Arc<Store>,
     options: Arc<Options>,
+    progress: Arc<dyn Progress>,
 ) -> Summary {
     let started = Instant::now();
-    let bar = crate::progress::start(targets.len() as u64, options.progress);
+    progress.start(jobs.len() as u64);
     let permits = Arc::new(Semaphore::new(options.parallel_jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
-    for target in targets {
-        let (snmp, store, options, permits, bar) = (
-            snmp.clone(),
+    for job in jobs {
+        let (store, options, permits, progress) = (
             store.clone(),
             options.clone(),
             permits.clone(),
-            bar.clone(),
+            progress.clone(),
         );
         tasks.spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .expect("semaphore lives for the run");
-            let run = match snmp.profile(target.credentials.as_deref()) {
-                Ok(profile) => device::collect(&target, profile, &options.plan).await,
-                Err(why) => DeviceRun::failed(why, Vec::new(), Instant::now()),
-            };
-            let result = tokio::task::spawn_blocking(move || save(target, run, &store, &options))
-                .await
-                .expect("snapshot writer does not panic");
-            bar.inc(1);
-            result
+            // The semaphore is never closed: a permit always comes.
+            let _permit = permits.acquire_owned().await.ok();
+            let name = job.target.name.clone();
+            let run = device::collect(&job.target, &job.profile, &options.plan).await;
+            let saved =
+                tokio::task::spawn_blocking(move || save(job.target, run, &store, &options)).await;
+            progress.step();
+            saved.unwrap_or_else(|e| (DeviceResult::crashed(name, &e), None))
         });
     }
     let mut devices = Vec::new();
     let mut dumps = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (result, dump) = joined.expect("device task does not panic");
-        devices.push(result);
-        dumps.extend(dump);
+        match joined {
+            Ok((result, dump)) => {
+                devices.push(result);
+                dumps.extend(dump);
+            }
+            // A panic is a bug; the device counts as failed, the others go on.
+            Err(e) => error!("A device task failed: {e}."),
+        }
     }
-    crate::progress::finish(&bar);
+    progress.finish();
     devices.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(path) = &options.debug_dump {
         write_debug_dump(path, dumps);
@@ -162,9 +181,26 @@ pub async fn run(
 type Dump = Option<(String, serde_json::Value)>;
 
 /// Builds and writes the device's snapshot (and raw walk); logs the outcome.
-fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (DeviceResult, Dump) {
+fn save(
+    target: Target,
+    mut run: DeviceRun,
+    store: &Store,
+    options: &Options,
+) -> (DeviceResult, Dump) {
     let name = target.name.clone();
     let (previous, problems) = store.latest_ok(&name);
+    // Tables that used to answer and now do not: the parts are not gone.
+    if run.status == Status::Ok
+        && run.no_tables
+        && let Some(known) = previous.as_ref().map(present_count).filter(|n| *n > 0)
+    {
+        let why = format!(
+            "no inventory table answered, where the last complete snapshot has {known} items: nothing is inferred absent"
+        );
+        run.notices.push(Notice::error(why.clone()));
+        run.status = Status::Partial;
+        run.reason = Some(why);
+    }
     let mut notices = run.notices.clone();
     notices.extend(
         problems
@@ -213,14 +249,11 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
     match store.write(&mut snap) {
         Ok(path) => {
             if (options.raw || options.debug_dump.is_some()) && !run.walk.is_empty() {
-                let raw = path.with_file_name(
-                    path.file_name()
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace(".json.zst", ".snmprec"),
-                );
-                if let Err(e) = write_raw(&raw, &run.walk) {
-                    warn!(device = %name, "Cannot keep raw walk {}: {e}.", raw.display());
+                let mut text = Vec::new();
+                // Writing into memory cannot fail.
+                let _ = snmprec::write(&run.walk, &mut text);
+                if let Err(e) = store.write_raw(&path, &text) {
+                    warn!(device = %name, "Cannot keep the raw walk: {e}.");
                 }
             }
             result.snapshot = Some(path);
@@ -245,31 +278,31 @@ fn save(target: Target, run: DeviceRun, store: &Store, options: &Options) -> (De
         let rows: serde_json::Map<String, serde_json::Value> = run
             .walk
             .iter()
-            .map(|(o, v)| {
-                (
-                    o.to_string(),
-                    serde_json::to_value(v).expect("values serialize"),
-                )
-            })
+            .filter_map(|(o, v)| Some((o.to_string(), serde_json::to_value(v).ok()?)))
             .collect();
         (name, serde_json::Value::Object(rows))
     });
     (result, dump)
 }
 
-fn write_raw(path: &std::path::Path, walk: &crate::walk::Walk) -> std::io::Result<()> {
-    let tmp = path.with_extension("snmprec.tmp");
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    snmprec::write(walk, &mut file)?;
-    file.flush()?;
-    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, path)
+/// Items a snapshot records as present.
+fn present_count(snapshot: &Snapshot) -> usize {
+    snapshot
+        .checkin
+        .sources
+        .get(checkin::INVENTORY_SOURCE)
+        .map_or(0, |s| {
+            s.managed_items
+                .values()
+                .filter(|m| m.status == checkin::ItemStatus::Present)
+                .count()
+        })
 }
 
 fn write_debug_dump(path: &std::path::Path, dumps: Vec<(String, serde_json::Value)>) {
     let doc: serde_json::Map<String, serde_json::Value> = dumps.into_iter().collect();
-    let text = serde_json::to_string_pretty(&doc).expect("dump serializes");
-    match std::fs::write(path, text) {
+    let text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    match crate::atomic::write(path, &text, crate::atomic::Mode::Replace) {
         Ok(()) => info!("Raw SNMP data written to {}.", path.display()),
         Err(e) => error!("Cannot write debug dump {}: {e}.", path.display()),
     }

@@ -1,183 +1,154 @@
-//! Validated settings: the seed tool's names (`SNMP_*`, `PARALLEL_JOBS`, …)
-//! read from flags, the environment and the env file, in that precedence,
-//! plus named credential sets for networks with per-region SNMP secrets.
+//! Settings, validated once: the seed tool's names (`SNMP_*`, `PARALLEL_JOBS`,
+//! `NETBOX_*`, …) read from flags, the environment and the env file, in that
+//! precedence, turned into typed values before any command runs. The parsers
+//! here are clap value parsers; what they reject is reported naming the
+//! setting and its flag.
 
+pub mod credentials;
+pub mod env_file;
 pub mod targets;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use chrono::TimeDelta;
 
-use crate::snmp::usm::{self, AuthProtocol, KeyExtension, SecurityLevel, V3Params};
-use crate::snmp::{Credentials, Version};
+use crate::snmp::Version;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// A configuration that cannot be used, naming the setting at fault.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{setting}: {why}")]
+    Invalid { setting: String, why: String },
+    #[error("{setting} is not set{hint}")]
+    Missing { setting: String, hint: String },
+    /// Settings that leave nothing to do or contradict each other.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+impl ConfigError {
+    pub fn invalid(setting: impl Into<String>, why: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid {
+            setting: setting.into(),
+            why: why.to_string(),
+        }
+    }
+
+    pub fn missing(setting: impl Into<String>, hint: &str) -> ConfigError {
+        ConfigError::Missing {
+            setting: setting.into(),
+            hint: if hint.is_empty() {
+                String::new()
+            } else {
+                format!(": {hint}")
+            },
+        }
+    }
+}
+
+/// Why one value was refused; the caller names the setting.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0}")]
-pub struct ConfigError(pub String);
+pub struct ValueError(pub String);
 
-/// SNMP credential settings as they arrived, before validation. Field names
-/// follow the environment variables (`SNMP_<FIELD>`).
-#[derive(Clone, Debug, Default)]
-pub struct RawCredentials {
-    pub version: Option<String>,
-    pub community: Option<String>,
-    pub user: Option<String>,
-    pub auth: Option<String>,
-    pub auth_method: Option<String>,
-    pub privacy: Option<String>,
-    pub privacy_method: Option<String>,
-    pub key_extension: Option<String>,
-    pub security: Option<String>,
-    pub context: Option<String>,
-}
-
-/// (environment suffix, flag) per field, in declaration order.
-const FIELDS: [(&str, &str); 10] = [
-    ("VERSION", "--snmp-version"),
-    ("COMMUNITY", "--snmp-community"),
-    ("USER", "--snmp-user"),
-    ("AUTH", "--snmp-auth"),
-    ("AUTH_METHOD", "--snmp-auth-method"),
-    ("PRIVACY", "--snmp-privacy"),
-    ("PRIVACY_METHOD", "--snmp-privacy-method"),
-    ("PRIVACY_KEY_EXTENSION", "--snmp-privacy-key-extension"),
-    ("SECURITY", "--snmp-security"),
-    ("CONTEXT", "--snmp-context"),
-];
-
-impl RawCredentials {
-    fn slot(&mut self, field: &str) -> &mut Option<String> {
-        match field {
-            "VERSION" => &mut self.version,
-            "COMMUNITY" => &mut self.community,
-            "USER" => &mut self.user,
-            "AUTH" => &mut self.auth,
-            "AUTH_METHOD" => &mut self.auth_method,
-            "PRIVACY" => &mut self.privacy,
-            "PRIVACY_METHOD" => &mut self.privacy_method,
-            "PRIVACY_KEY_EXTENSION" => &mut self.key_extension,
-            "SECURITY" => &mut self.security,
-            "CONTEXT" => &mut self.context,
-            _ => unreachable!("unknown credential field {field}"),
-        }
-    }
-
-    /// Credential sets from variables named `SNMP_<FIELD>__<SET>`. Set names
-    /// are case-insensitive; a set inherits every field it does not name.
-    pub fn sets_from_env(
-        &self,
-        vars: impl IntoIterator<Item = (String, String)>,
-    ) -> BTreeMap<String, RawCredentials> {
-        let mut sets: BTreeMap<String, RawCredentials> = BTreeMap::new();
-        for (key, value) in vars {
-            let Some(rest) = key.strip_prefix("SNMP_") else {
-                continue;
-            };
-            let Some((field, set)) = rest.split_once("__") else {
-                continue;
-            };
-            if set.is_empty() || !FIELDS.iter().any(|(f, _)| *f == field) {
-                continue;
-            }
-            let entry = sets
-                .entry(set.to_ascii_uppercase())
-                .or_insert_with(|| self.clone());
-            *entry.slot(field) = Some(value);
-        }
-        sets
+/// A positive number of seconds below a day (`1.5`, `30s`).
+pub fn seconds(text: &str) -> Result<Duration, ValueError> {
+    let t = text.trim();
+    let number = t.strip_suffix('s').unwrap_or(t);
+    match number.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(ValueError(format!(
+            "{text:?} is not a positive number of seconds (below 86400)"
+        ))),
     }
 }
 
-/// The credentials to try for a device, in the configured version order.
-#[derive(Clone, Debug)]
-pub struct Profile {
-    pub attempts: Vec<Credentials>,
-}
-
-/// Where a setting comes from, for messages: `SNMP_USER (--snmp-user)` or `SNMP_USER__EAST`.
-fn setting_name(field: &str, set: Option<&str>) -> String {
-    match set {
-        Some(set) => format!("SNMP_{field}__{set}"),
-        None => {
-            let flag = FIELDS
-                .iter()
-                .find(|(f, _)| *f == field)
-                .map_or("", |(_, flag)| flag);
-            format!("SNMP_{field} ({flag})")
-        }
+/// A whole number in `range`, as a clap value parser.
+pub fn count(
+    range: std::ops::RangeInclusive<u32>,
+) -> impl Fn(&str) -> Result<u32, ValueError> + Clone + Send + Sync + 'static {
+    move |text: &str| match text.trim().parse::<u32>() {
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(ValueError(format!(
+            "{text:?} is not a whole number from {} to {}",
+            range.start(),
+            range.end()
+        ))),
     }
 }
 
-impl Profile {
-    /// Validates one credential set (`set` is `None` for the global settings).
-    /// Versions without credentials are skipped with a warning; no usable
-    /// version at all is an error.
-    pub fn build(
-        raw: &RawCredentials,
-        set: Option<&str>,
-        warnings: &mut Vec<String>,
-    ) -> Result<Profile, ConfigError> {
-        let name = |field: &str| setting_name(field, set);
-        let present = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let versions = parse_versions(raw.version.as_deref().unwrap_or("3,2"))
-            .map_err(|why| ConfigError(format!("{}: {why}", name("VERSION"))))?;
-        let mut attempts = Vec::new();
-        for version in versions {
-            match version {
-                Version::V2c => match present(&raw.community) {
-                    Some(c) => attempts.push(Credentials::V2c {
-                        community: SecretString::from(c),
-                        label: setting_name("COMMUNITY", set)
-                            .split(' ')
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    }),
-                    None => warnings.push(format!(
-                        "{} lists 2 but {} is not set: skipping SNMPv2c",
-                        name("VERSION"),
-                        name("COMMUNITY")
-                    )),
-                },
-                Version::V3 => match present(&raw.user) {
-                    Some(user) => attempts.push(Credentials::V3(v3_params(raw, user, set)?)),
-                    None => warnings.push(format!(
-                        "{} lists 3 but {} is not set: skipping SNMPv3",
-                        name("VERSION"),
-                        name("USER")
-                    )),
-                },
-            }
-        }
-        if attempts.is_empty() {
-            return Err(ConfigError(format!(
-                "no usable SNMP credentials{}: set {} for v2c or {} for v3",
-                set.map(|s| format!(" in credential set {s}"))
-                    .unwrap_or_default(),
-                name("COMMUNITY"),
-                name("USER")
+/// A span of time with a unit: `45s`, `90min`, `12h`, `30d`, `2w`. A bare
+/// number or `m` (minutes or months?) is refused rather than guessed.
+pub fn span(text: &str) -> Result<TimeDelta, ValueError> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: i64 = number.parse().map_err(|_| {
+        ValueError(format!(
+            "{text:?} is not a span of time: a whole number and a unit (s, min, h, d, w), e.g. 30d"
+        ))
+    })?;
+    let seconds_per = match unit.trim() {
+        "s" => 1,
+        "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        "" => {
+            return Err(ValueError(format!(
+                "{text:?} has no unit: write s, min, h, d or w (e.g. {n}d)"
             )));
         }
-        Ok(Profile { attempts })
+        "m" => {
+            return Err(ValueError(format!(
+                "{text:?} is ambiguous: write {n}min for minutes, or days (30d) for a month"
+            )));
+        }
+        other => {
+            return Err(ValueError(format!(
+                "{text:?}: unknown unit {other:?} (s, min, h, d, w)"
+            )));
+        }
+    };
+    // A hundred years is more than any retention; beyond it is a typo.
+    const MAX: i64 = 100 * 366 * 86_400;
+    n.checked_mul(seconds_per)
+        .filter(|s| *s <= MAX)
+        .map(TimeDelta::seconds)
+        .ok_or_else(|| ValueError(format!("{text:?} is longer than a hundred years")))
+}
+
+/// `true`/`false` as the seed spells them (also 1/0, yes/no).
+pub fn flag(text: &str) -> Result<bool, ValueError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ValueError(format!("{text:?} is not true or false"))),
     }
 }
 
-fn parse_versions(text: &str) -> Result<Vec<Version>, String> {
+/// `SNMP_VERSION`: the versions to try, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionList(pub Vec<Version>);
+
+impl std::str::FromStr for VersionList {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        versions(s).map(VersionList)
+    }
+}
+
+/// SNMP versions to try, in order (`3,2`).
+pub fn versions(text: &str) -> Result<Vec<Version>, ValueError> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let v = match part.to_ascii_lowercase().as_str() {
             "2" | "2c" | "v2" | "v2c" => Version::V2c,
             "3" | "v3" => Version::V3,
             _ => {
-                return Err(format!(
+                return Err(ValueError(format!(
                     "{part:?} is not a supported SNMP version (use 2 or 3, e.g. \"3,2\")"
-                ));
+                )));
             }
         };
         if !out.contains(&v) {
@@ -185,245 +156,82 @@ fn parse_versions(text: &str) -> Result<Vec<Version>, String> {
         }
     }
     if out.is_empty() {
-        return Err("no SNMP version given".into());
+        return Err(ValueError("no SNMP version given".into()));
     }
     Ok(out)
 }
 
-fn v3_params(
-    raw: &RawCredentials,
-    user: String,
-    set: Option<&str>,
-) -> Result<V3Params, ConfigError> {
-    let name = |field: &str| setting_name(field, set);
-    let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
-    let auth = present(&raw.auth);
-    let privacy = present(&raw.privacy);
-    // Without SNMP_SECURITY, the passwords given decide the level.
-    let level = match raw.security.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(s) => s
-            .parse::<SecurityLevel>()
-            .map_err(|e| ConfigError(format!("{}: {e}", name("SECURITY"))))?,
-        None if privacy.is_some() => SecurityLevel::AuthPriv,
-        None if auth.is_some() => SecurityLevel::AuthNoPriv,
-        None => SecurityLevel::NoAuthNoPriv,
-    };
-    if level != SecurityLevel::NoAuthNoPriv && auth.is_none() {
-        return Err(ConfigError(format!(
-            "{} is {level} but {} is not set",
-            name("SECURITY"),
-            name("AUTH")
+/// An http:// or https:// URL, without trailing slashes.
+pub fn url(text: &str) -> Result<String, ValueError> {
+    let t = text.trim();
+    if !(t.starts_with("http://") || t.starts_with("https://")) {
+        return Err(ValueError(format!(
+            "{text:?} is not an http:// or https:// URL"
         )));
     }
-    if level == SecurityLevel::AuthPriv && privacy.is_none() {
-        return Err(ConfigError(format!(
-            "{} is {level} but {} is not set",
-            name("SECURITY"),
-            name("PRIVACY")
-        )));
-    }
-    let auth_protocol = raw
-        .auth_method
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-        .map_or(Ok(AuthProtocol::Sha1), str::parse)
-        .map_err(|e: usm::UsmParseError| ConfigError(format!("{}: {e}", name("AUTH_METHOD"))))?;
-    let (priv_protocol, implied_extension) = usm::parse_privacy(
-        raw.privacy_method
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or("AES"),
-    )
-    .map_err(|e| ConfigError(format!("{}: {e}", name("PRIVACY_METHOD"))))?;
-    let key_extension = match raw
-        .key_extension
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    {
-        Some(s) => s.parse().map_err(|e: usm::UsmParseError| {
-            ConfigError(format!("{}: {e}", name("PRIVACY_KEY_EXTENSION")))
-        })?,
-        None => implied_extension.unwrap_or(KeyExtension::Blumenthal),
-    };
-    Ok(V3Params {
-        user,
-        level,
-        auth_protocol,
-        auth_password: SecretString::from(auth.unwrap_or_default()),
-        priv_protocol,
-        priv_password: SecretString::from(privacy.unwrap_or_default()),
-        key_extension,
-        context: raw.context.clone().unwrap_or_default(),
-    })
+    Ok(t.trim_end_matches('/').to_owned())
 }
 
-/// All SNMP settings of a run.
-#[derive(Clone, Debug)]
-pub struct SnmpConfig {
-    pub global: Option<Profile>,
-    pub sets: BTreeMap<String, Profile>,
-    pub timeout: Duration,
-    pub retries: u32,
-    pub max_repetitions: u32,
-    pub warnings: Vec<String>,
+/// A comma-separated list, blanks dropped.
+pub fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
-impl SnmpConfig {
-    /// The credentials for a target's `credentials` column (global when empty).
-    pub fn profile(&self, set: Option<&str>) -> Result<&Profile, String> {
-        match set.map(str::trim).filter(|s| !s.is_empty()) {
-            None => self
-                .global
-                .as_ref()
-                .ok_or_else(|| "no global SNMP credentials are configured".to_owned()),
-            Some(name) => self.sets.get(&name.to_ascii_uppercase()).ok_or_else(|| {
-                format!(
-                    "credential set {name:?} is not defined (no SNMP_*__{} settings)",
-                    name.to_ascii_uppercase()
-                )
-            }),
-        }
-    }
-}
-
-/// Parses a positive number of seconds, naming the setting when it is not one.
-pub fn parse_seconds(setting: &str, text: &str) -> Result<Duration, ConfigError> {
-    let t = text.trim().trim_end_matches('s');
-    match t.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() && v < 86_400.0 => Ok(Duration::from_secs_f64(v)),
-        _ => Err(ConfigError(format!(
-            "{setting}: {text:?} is not a positive number of seconds"
-        ))),
-    }
-}
-
-/// Parses a whole number in `range`, naming the setting when it is not one.
-pub fn parse_count(
-    setting: &str,
-    text: &str,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    match text.trim().parse::<u64>() {
-        Ok(v) if range.contains(&v) => Ok(v),
-        _ => Err(ConfigError(format!(
-            "{setting}: {text:?} is not a whole number from {} to {}",
-            range.start(),
-            range.end()
+/// The log level as the seed spells it (DEBUG, INFO, WARNING, ERROR, CRITICAL).
+pub fn log_level(text: &str) -> Result<tracing::level_filters::LevelFilter, ValueError> {
+    use tracing::level_filters::LevelFilter;
+    match text.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Ok(LevelFilter::TRACE),
+        "DEBUG" => Ok(LevelFilter::DEBUG),
+        "INFO" => Ok(LevelFilter::INFO),
+        "WARNING" | "WARN" => Ok(LevelFilter::WARN),
+        "ERROR" | "CRITICAL" => Ok(LevelFilter::ERROR),
+        "OFF" => Ok(LevelFilter::OFF),
+        _ => Err(ValueError(format!(
+            "{text:?} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
         ))),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
-    fn raw() -> RawCredentials {
-        RawCredentials {
-            community: Some("c0mm".into()),
-            user: Some("u".into()),
-            auth: Some("authpass1".into()),
-            privacy: Some("privpass1".into()),
-            ..Default::default()
+    #[test]
+    fn numbers_and_spans() {
+        assert_eq!(seconds("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(seconds("30s").unwrap(), Duration::from_secs(30));
+        for bad in ["-1", "0", "soon", "inf", "NaN", "1e9"] {
+            assert!(seconds(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn defaults_and_order() {
-        let mut w = Vec::new();
-        let p = Profile::build(&raw(), None, &mut w).unwrap();
-        assert_eq!(
-            p.attempts
-                .iter()
-                .map(Credentials::version)
-                .collect::<Vec<_>>(),
-            vec![Version::V3, Version::V2c]
-        );
-        let Credentials::V3(v3) = &p.attempts[0] else {
-            panic!()
-        };
-        assert_eq!(v3.level, SecurityLevel::AuthPriv);
-        assert_eq!(v3.auth_protocol, AuthProtocol::Sha1);
-        assert!(w.is_empty());
-    }
-
-    #[test]
-    fn missing_pieces_are_named() {
-        let mut w = Vec::new();
-        let r = RawCredentials {
-            version: Some("3,2".into()),
-            community: Some("c".into()),
-            ..Default::default()
-        };
-        let p = Profile::build(&r, None, &mut w).unwrap();
-        assert_eq!(p.attempts.len(), 1);
-        assert!(w[0].contains("SNMP_USER (--snmp-user) is not set"), "{w:?}");
-        let r = RawCredentials {
-            version: Some("4".into()),
-            ..raw()
-        };
+        assert_eq!(span("30d").unwrap(), TimeDelta::days(30));
+        assert_eq!(span("90min").unwrap(), TimeDelta::minutes(90));
+        assert_eq!(span("2w").unwrap(), TimeDelta::weeks(2));
+        assert!(span("1m").unwrap_err().0.contains("ambiguous"));
+        assert!(span("60").unwrap_err().0.contains("no unit"));
         assert!(
-            Profile::build(&r, None, &mut w)
+            span("99999999999999d")
                 .unwrap_err()
                 .0
-                .starts_with("SNMP_VERSION (--snmp-version): \"4\"")
+                .contains("hundred years")
         );
-        let r = RawCredentials {
-            security: Some("authPriv".into()),
-            privacy: None,
-            ..raw()
-        };
-        assert!(
-            Profile::build(&r, Some("EAST"), &mut w)
-                .unwrap_err()
-                .0
-                .contains("SNMP_PRIVACY__EAST is not set")
-        );
-        let r = RawCredentials {
-            privacy_method: Some("3DES".into()),
-            ..raw()
-        };
-        let e = Profile::build(&r, None, &mut w).unwrap_err().0;
-        assert!(
-            e.starts_with(
-                "SNMP_PRIVACY_METHOD (--snmp-privacy-method): 3DES privacy is not supported"
-            ),
-            "{e}"
-        );
+        assert!(span("99999999999999999999999d").is_err());
+        assert!(span("d").is_err());
+        assert!(span("5y").is_err());
     }
 
     #[test]
-    fn sets_inherit_and_override() {
-        let vars = vec![
-            ("SNMP_COMMUNITY__east".to_owned(), "eastcomm".to_owned()),
-            ("SNMP_VERSION__EAST".to_owned(), "2".to_owned()),
-            ("NETBOX_TAGS__N".to_owned(), "x".to_owned()),
-            ("SNMP_BOGUS__X".to_owned(), "x".to_owned()),
-        ];
-        let sets = raw().sets_from_env(vars);
-        assert_eq!(sets.keys().collect::<Vec<_>>(), vec!["EAST"]);
-        let mut w = Vec::new();
-        let p = Profile::build(&sets["EAST"], Some("EAST"), &mut w).unwrap();
-        let Credentials::V2c { community, label } = &p.attempts[0] else {
-            panic!()
-        };
-        assert_eq!(community.expose_secret(), "eastcomm");
-        assert_eq!(label, "SNMP_COMMUNITY__EAST");
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(
-            parse_seconds("SNMP_TIMEOUT", "1.5").unwrap(),
-            Duration::from_millis(1500)
-        );
-        assert!(
-            parse_seconds("SNMP_TIMEOUT", "-1")
-                .unwrap_err()
-                .0
-                .starts_with("SNMP_TIMEOUT: ")
-        );
-        assert!(parse_count("PARALLEL_JOBS", "0", 1..=1024).is_err());
+    fn versions_and_flags() {
+        assert_eq!(versions("3, 2,3").unwrap(), [Version::V3, Version::V2c]);
+        assert!(versions("2d").unwrap_err().0.contains("\"2d\""));
+        assert!(versions(" , ").is_err());
+        assert!(flag("FALSE").is_ok_and(|b| !b));
+        assert!(flag("maybe").is_err());
+        assert_eq!(url("https://nb.example/").unwrap(), "https://nb.example");
+        assert!(url("nb.example").is_err());
     }
 }

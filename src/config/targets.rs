@@ -50,8 +50,17 @@ pub enum TargetsError {
     Format { path: String, why: String },
 }
 
+/// Why an address field cannot be used.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct AddressError(String);
+
 /// Host and port of an address field; the port defaults to 161.
-pub fn split_address(address: &str) -> Result<(String, u16), String> {
+pub fn split_address(address: &str) -> Result<(String, u16), AddressError> {
+    split(address).map_err(AddressError)
+}
+
+fn split(address: &str) -> Result<(String, u16), String> {
     let a = address.trim();
     if a.is_empty() {
         return Err("address is empty".into());
@@ -103,7 +112,7 @@ fn check(target: &Target) -> Result<(), String> {
     if target.name.trim().is_empty() {
         return Err("name is empty".into());
     }
-    split_address(&target.address).map(|_| ())
+    split(&target.address).map(|_| ())
 }
 
 /// Loads targets; unusable rows come back as errors beside the good ones.
@@ -113,6 +122,13 @@ pub fn load(path: &Path) -> Result<(Vec<Target>, Vec<RowError>), TargetsError> {
         path: file.clone(),
         source,
     })?;
+    parse(&text, &file)
+}
+
+/// Parses a targets file's text; `file` only names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<(Vec<Target>, Vec<RowError>), TargetsError> {
+    let text = text.to_owned();
+    let file = file.to_owned();
     let rows = if text.trim_start().starts_with('[') {
         json_rows(&text, &file)?
     } else {

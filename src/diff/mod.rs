@@ -4,12 +4,15 @@
 //! Only item fields are compared, so volatile facts (uptime, durations, walk
 //! statistics, dates) never make a change. A side that was not collected
 //! completely never yields "removed" or "added": what it cannot vouch for is
-//! reported as unknown.
+//! reported as unknown. A serial that leaves or arrives on several devices
+//! in one window is reported on each of them and flagged, never folded into
+//! one; a move is reported only when the times allow it.
 
 pub mod render;
+pub mod select;
 pub mod side;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -60,16 +63,31 @@ pub struct Place {
     pub path: Vec<String>,
 }
 
+/// The same serial arriving on or leaving another device in the same window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sighting {
+    pub device: String,
+    /// `added` or `removed`.
+    pub change: &'static str,
+    /// When the other device's snapshot saw it (added) or last saw it (removed).
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Change {
     Added {
         key: String,
         item: Item,
+        /// The serial also arrived on or left these devices: seen on several at once.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        elsewhere: Vec<Sighting>,
     },
     Removed {
         key: String,
         item: Item,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        elsewhere: Vec<Sighting>,
     },
     /// The same serial on another device or at another position.
     Moved {
@@ -141,8 +159,9 @@ pub enum DeviceEvent {
 }
 
 impl DeviceEvent {
-    /// True for events that are differences in their own right.
-    fn is_difference(&self) -> bool {
+    /// True for events that are differences in their own right (a snapshot
+    /// passed over for `--skip-failed` is a note, not a difference).
+    pub fn is_difference(&self) -> bool {
         !matches!(
             self,
             DeviceEvent::Incomplete {
@@ -150,6 +169,13 @@ impl DeviceEvent {
                 ..
             }
         )
+    }
+}
+
+impl DeviceDiff {
+    /// Whether the device has anything to show: a change or a difference event.
+    pub fn shows_anything(&self) -> bool {
+        !self.changes.is_empty() || self.events.iter().any(DeviceEvent::is_difference)
     }
 }
 
@@ -175,6 +201,8 @@ pub struct Stats {
     pub new_devices: usize,
     pub missing_devices: usize,
     pub incomplete_devices: usize,
+    /// Serials that arrived on or left several devices in the window.
+    pub on_several_devices: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -236,6 +264,11 @@ struct Loose {
     device_index: usize,
     key: String,
     item: Item,
+    /// Removed: when the device last had it (its "from" snapshot).
+    /// Added: when the device first had it (its "to" snapshot).
+    seen: DateTime<Utc>,
+    /// Removed: when it was found gone (the "to" snapshot); added: unused.
+    other_side: DateTime<Utc>,
 }
 
 /// A serial identifies a part across devices; other keys are positions and
@@ -271,6 +304,16 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
             });
         }
     }
+    // A device missing from the window has nothing newer to compare: the
+    // event says so once, rather than every item saying "unknown".
+    if diff
+        .events
+        .iter()
+        .any(|e| matches!(e, DeviceEvent::Missing { .. }))
+    {
+        diff.to = None;
+        return (diff, removed, added);
+    }
     let (from, to) = match (pair.from, pair.to) {
         (None, None) => return (diff, removed, added),
         (None, Some(to)) => {
@@ -279,6 +322,12 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
         }
         (from, to) => (from, to),
     };
+    let from_at = from
+        .as_ref()
+        .map_or(DateTime::<Utc>::MIN_UTC, |s| s.collected_at);
+    let to_at = to
+        .as_ref()
+        .map_or(DateTime::<Utc>::MAX_UTC, |s| s.collected_at);
     let empty = std::collections::BTreeMap::new();
     let from_items = from.as_ref().map_or(&empty, |s| &s.items);
     let to_items = to.as_ref().map_or(&empty, |s| &s.items);
@@ -335,10 +384,13 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
                         device_index: index,
                         key: key.clone(),
                         item: old,
+                        seen: from_at,
+                        other_side: to_at,
                     }),
                     None => diff.changes.push(Change::Removed {
                         key: key.clone(),
                         item: old,
+                        elsewhere: Vec::new(),
                     }),
                 }
             }
@@ -359,10 +411,13 @@ fn compare_device(index: usize, pair: Pair) -> (DeviceDiff, Vec<Loose>, Vec<Loos
                 device_index: index,
                 key: key.clone(),
                 item: new,
+                seen: to_at,
+                other_side: from_at,
             }),
             None => diff.changes.push(Change::Added {
                 key: key.clone(),
                 item: new,
+                elsewhere: Vec::new(),
             }),
         }
     }
@@ -396,43 +451,29 @@ pub fn compare(pairs: Vec<Pair>, from: &str, to: &str, errors: Vec<String>) -> R
     finish(results, from, to, errors)
 }
 
+/// What resolving one device gave: the pair to compare (none when the
+/// device is not in the window) and problems met on the way.
+pub type Resolved = Result<(Option<Pair>, Vec<String>), String>;
+
 /// Compares `devices`, each read by `resolve` (which picks and reads the
 /// two snapshots, or says why it cannot) on worker threads. Only the results
 /// are kept, so memory does not grow with the size of the store's items.
-pub fn compare_streaming<R>(devices: Vec<String>, resolve: R, from: &str, to: &str) -> Report
+pub fn compare_streaming<D: Sync, R>(devices: &[D], resolve: R, from: &str, to: &str) -> Report
 where
-    R: Fn(&str) -> Result<Pair, String> + Sync,
+    R: Fn(&D) -> Resolved + Sync,
 {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(devices.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut gathered: Vec<(usize, Result<Compared, String>)> = std::thread::scope(|scope| {
-        // Spawn all workers before joining any.
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(device) = devices.get(i) else { break };
-                        out.push((i, resolve(device).map(|pair| compare_device(i, pair))));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("diff worker does not panic"))
-            .collect()
+    let gathered = crate::pool::map(devices, crate::pool::cpus(), |device| {
+        resolve(device).map(|(pair, problems)| (pair.map(|p| compare_device(0, p)), problems))
     });
-    gathered.sort_by_key(|(i, _)| *i);
     let mut errors = Vec::new();
     let mut results = Vec::new();
-    for (_, r) in gathered {
+    for r in gathered {
         match r {
-            Ok(mut compared) => {
+            Ok((compared, problems)) => {
+                errors.extend(problems);
+                let Some(mut compared) = compared else {
+                    continue;
+                };
                 // Loose items refer to their device by position in `results`.
                 let at = results.len();
                 compared
@@ -451,48 +492,82 @@ where
 /// Pairs serials that left one device with serials that arrived on another,
 /// then sorts and counts.
 fn finish(mut results: Vec<Compared>, from: &str, to: &str, errors: Vec<String>) -> Report {
-    let mut removed: Vec<Loose> = Vec::new();
-    let mut added: HashMap<String, Loose> = HashMap::new();
+    // Every serial's departures and arrivals across the store.
+    let mut by_key: BTreeMap<String, (Vec<Loose>, Vec<Loose>)> = BTreeMap::new();
     for (_, r, a) in &mut results {
-        removed.append(r);
+        for loose in r.drain(..) {
+            by_key.entry(loose.key.clone()).or_default().0.push(loose);
+        }
         for loose in a.drain(..) {
-            added.insert(loose.key.clone(), loose);
+            by_key.entry(loose.key.clone()).or_default().1.push(loose);
         }
     }
     let mut devices: Vec<DeviceDiff> = results.into_iter().map(|(d, _, _)| d).collect();
-    for gone in removed {
-        match added.remove(&gone.key) {
-            Some(arrived) => {
-                let fields = field_changes(&gone.item, &arrived.item);
-                let change = Change::Moved {
-                    key: gone.key,
-                    from: Place {
-                        device: devices[gone.device_index].device.clone(),
-                        path: gone.item.path.clone(),
-                    },
-                    to: Place {
-                        device: devices[arrived.device_index].device.clone(),
-                        path: arrived.item.path.clone(),
-                    },
-                    item: arrived.item,
-                    fields,
-                };
-                devices[arrived.device_index].changes.push(change);
-            }
-            None => devices[gone.device_index].changes.push(Change::Removed {
-                key: gone.key,
-                item: gone.item,
-            }),
+    let mut on_several_devices = 0;
+    for (key, (gone, arrived)) in by_key {
+        if let ([g], [a]) = (gone.as_slice(), arrived.as_slice())
+            && moved_in_order(g, a)
+        {
+            let (gone, arrived) = (g, a);
+            let change = Change::Moved {
+                key,
+                from: Place {
+                    device: devices[gone.device_index].device.clone(),
+                    path: gone.item.path.clone(),
+                },
+                to: Place {
+                    device: devices[arrived.device_index].device.clone(),
+                    path: arrived.item.path.clone(),
+                },
+                fields: field_changes(&gone.item, &arrived.item),
+                item: arrived.item.clone(),
+            };
+            devices[arrived.device_index].changes.push(change);
+            continue;
         }
-    }
-    for (_, arrived) in added {
-        devices[arrived.device_index].changes.push(Change::Added {
-            key: arrived.key,
-            item: arrived.item,
-        });
+        let sightings: Vec<(usize, Sighting)> = gone
+            .iter()
+            .map(|l| (l.device_index, "removed", l))
+            .chain(arrived.iter().map(|l| (l.device_index, "added", l)))
+            .map(|(i, change, l)| {
+                let sighting = Sighting {
+                    device: devices[i].device.clone(),
+                    change,
+                    at: l.seen,
+                };
+                (i, sighting)
+            })
+            .collect();
+        if gone.len() + arrived.len() > 1 {
+            on_several_devices += 1;
+        }
+        let elsewhere = |me: usize| -> Vec<Sighting> {
+            sightings
+                .iter()
+                .filter(|(i, _)| *i != me)
+                .map(|(_, s)| s.clone())
+                .collect()
+        };
+        for l in gone {
+            let change = Change::Removed {
+                key: key.clone(),
+                elsewhere: elsewhere(l.device_index),
+                item: l.item,
+            };
+            devices[l.device_index].changes.push(change);
+        }
+        for l in arrived {
+            let change = Change::Added {
+                key: key.clone(),
+                elsewhere: elsewhere(l.device_index),
+                item: l.item,
+            };
+            devices[l.device_index].changes.push(change);
+        }
     }
     let mut stats = Stats {
         devices: devices.len(),
+        on_several_devices,
         ..Stats::default()
     };
     for d in &mut devices {
@@ -512,7 +587,10 @@ fn finish(mut results: Vec<Compared>, from: &str, to: &str, errors: Vec<String>)
             match e {
                 DeviceEvent::New => stats.new_devices += 1,
                 DeviceEvent::Missing { .. } => stats.missing_devices += 1,
-                DeviceEvent::Incomplete { .. } => stats.incomplete_devices += 1,
+                DeviceEvent::Incomplete {
+                    replaced_by: None, ..
+                } => stats.incomplete_devices += 1,
+                DeviceEvent::Incomplete { .. } => {}
             }
         }
     }
@@ -525,6 +603,22 @@ fn finish(mut results: Vec<Compared>, from: &str, to: &str, errors: Vec<String>)
         devices,
         stats,
         errors,
+    }
+}
+
+/// Whether a part that left `gone`'s device and arrived on `arrived`'s can
+/// have moved: it must have been seen on the new device after it was last
+/// seen on the old one, in the direction the comparison runs (a reversed
+/// diff, newer to older, reverses time).
+fn moved_in_order(gone: &Loose, arrived: &Loose) -> bool {
+    if gone.device_index == arrived.device_index {
+        return false;
+    }
+    let forward = gone.other_side >= gone.seen;
+    if forward {
+        arrived.seen > gone.seen
+    } else {
+        arrived.seen < gone.seen
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Change, DeviceEvent, FieldChange, Place, Report, Stats};
+use super::{Change, DeviceEvent, FieldChange, Place, Report, Sighting, Stats};
 use crate::inventory::Item;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -16,7 +16,8 @@ pub enum Format {
 pub fn render(report: &Report, format: Format, color: bool) -> String {
     match format {
         Format::Text => text(report, color),
-        Format::Json => serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
+        // A report is plain data (strings, numbers, times): it always serializes.
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
         Format::Markdown => markdown(report),
     }
 }
@@ -117,9 +118,34 @@ fn event_text(e: &DeviceEvent) -> String {
     }
 }
 
+/// `(also added on r2 at …; removed from r3 at …)` for a serial seen on several devices.
+fn elsewhere(list: &[Sighting]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = list
+        .iter()
+        .map(|s| {
+            let preposition = if s.change == "added" { "on" } else { "from" };
+            format!(
+                "{} {preposition} {} at {}",
+                s.change,
+                s.device,
+                s.at.format("%Y-%m-%dT%H:%M:%SZ")
+            )
+        })
+        .collect();
+    format!("  (serial on several devices: also {})", parts.join("; "))
+}
+
 fn stats_line(s: &Stats) -> String {
+    let several = match s.on_several_devices {
+        0 => String::new(),
+        1 => "; 1 serial on several devices".to_owned(),
+        n => format!("; {n} serials on several devices"),
+    };
     format!(
-        "{} device{}: {} added, {} removed, {} moved, {} changed, {} unknown, {} unchanged; {} new, {} missing, {} incomplete",
+        "{} device{}: {} added, {} removed, {} moved, {} changed, {} unknown, {} unchanged; {} new, {} missing, {} incomplete{several}",
         s.devices,
         if s.devices == 1 { "" } else { "s" },
         s.added,
@@ -137,8 +163,16 @@ fn stats_line(s: &Stats) -> String {
 /// The marker and one-line description of a change.
 fn line(c: &Change) -> (char, String) {
     match c {
-        Change::Added { key, item } => ('+', format!("{key}  {}", label(item))),
-        Change::Removed { key, item } => ('-', format!("{key}  {}", label(item))),
+        Change::Added {
+            key,
+            item,
+            elsewhere: other,
+        } => ('+', format!("{key}  {}{}", label(item), elsewhere(other))),
+        Change::Removed {
+            key,
+            item,
+            elsewhere: other,
+        } => ('-', format!("{key}  {}{}", label(item), elsewhere(other))),
         Change::Moved {
             key,
             item,
@@ -184,11 +218,7 @@ fn paint(color: bool, marker: char, text: &str) -> String {
 
 fn text(report: &Report, color: bool) -> String {
     let mut out = String::new();
-    for d in report
-        .devices
-        .iter()
-        .filter(|d| !d.changes.is_empty() || !d.events.is_empty())
-    {
+    for d in report.devices.iter().filter(|d| d.shows_anything()) {
         let _ = writeln!(
             out,
             "{}: {} → {}",
@@ -230,11 +260,7 @@ fn markdown(report: &Report) -> String {
         report.to,
         stats_line(&report.stats)
     );
-    for d in report
-        .devices
-        .iter()
-        .filter(|d| !d.changes.is_empty() || !d.events.is_empty())
-    {
+    for d in report.devices.iter().filter(|d| d.shows_anything()) {
         let _ = write!(
             out,
             "\n## {}\n\n`{}` → `{}`\n\n",
@@ -253,8 +279,8 @@ fn markdown(report: &Report) -> String {
             for c in &d.changes {
                 let item = c.item();
                 let details = match c {
-                    Change::Added { .. } => "added".to_owned(),
-                    Change::Removed { .. } => "removed".to_owned(),
+                    Change::Added { elsewhere: e, .. } => format!("added{}", elsewhere(e)),
+                    Change::Removed { elsewhere: e, .. } => format!("removed{}", elsewhere(e)),
                     Change::Moved {
                         from, to, fields, ..
                     } => {

@@ -12,8 +12,9 @@ use crate::snapshot::checkin::{INVENTORY_SOURCE, ItemStatus};
 use crate::snapshot::codec::{self, CodecError, Stored};
 use crate::snapshot::{Device, Outcome, Status};
 
+/// The fields of a snapshot a comparison needs.
 #[derive(Deserialize)]
-struct Lean {
+pub struct Lean {
     #[serde(default)]
     format: String,
     #[serde(default)]
@@ -27,6 +28,9 @@ struct Lean {
 impl Stored for Lean {
     fn header(&self) -> (&str, u32) {
         (&self.format, self.schema)
+    }
+    fn device_name(&self) -> &str {
+        &self.device.name
     }
 }
 
@@ -79,10 +83,10 @@ impl Side {
         let items = items
             .into_iter()
             .map(|(k, i)| {
-                (
-                    k,
-                    serde_json::value::to_raw_value(&i).expect("items serialize"),
-                )
+                // Items are plain strings and numbers: they always serialize.
+                let raw = serde_json::value::to_raw_value(&i)
+                    .unwrap_or_else(|_| RawValue::NULL.to_owned());
+                (k, raw)
             })
             .collect();
         Side {
@@ -95,8 +99,12 @@ impl Side {
         }
     }
 
+    /// A snapshot file named directly (not through the store).
     pub fn read(path: &Path) -> Result<Side, CodecError> {
-        let lean: Lean = codec::read_as(path)?;
+        Ok(Side::from_lean(path, codec::read_as(path)?))
+    }
+
+    pub fn from_lean(path: &Path, lean: Lean) -> Side {
         debug_assert_eq!(INVENTORY_SOURCE, "SNMP Inventory");
         let items = lean
             .checkin
@@ -109,13 +117,17 @@ impl Side {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Side {
+        Side {
             path: path.to_owned(),
             device: lean.device.name,
             collected_at: lean.collected_at,
             status: lean.outcome.status,
             reason: lean.outcome.reason,
             items,
-        })
+        }
+    }
+
+    pub fn status(lean: &Lean) -> Status {
+        lean.outcome.status
     }
 }

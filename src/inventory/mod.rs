@@ -91,6 +91,9 @@ impl Notice {
 pub struct Parsed {
     pub items: Vec<Item>,
     pub notices: Vec<Notice>,
+    /// No inventory table answered at all (not even an empty one can be told
+    /// from a missing one over SNMP): nothing here proves a part absent.
+    pub no_tables: bool,
 }
 
 /// ENTITY-MIB PhysicalClass names, 1-based.

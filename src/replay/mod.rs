@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_snmp::{AuthProtocol, PrivProtocol};
 use tokio::net::UdpSocket;
 
-use crate::ber;
+use crate::snmp::ber;
 use crate::snmp::usm::{self, KeyExtension};
 use crate::walk::{Walk, snmprec};
 

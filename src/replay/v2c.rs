@@ -4,8 +4,8 @@
 use snmp2::MessageType;
 
 use super::Recordings;
-use crate::ber;
-use crate::snmp::Oid;
+use crate::snmp::ber;
+use crate::walk::Oid;
 
 /// Largest answer sent; GETBULK answers stop short of it (RFC 3416 allows that).
 const MAX_ANSWER: usize = 60_000;

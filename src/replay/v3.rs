@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::net::UdpSocket;
 
 use super::{Recordings, ReplayError, UserSpec};
-use crate::snmp::Value;
+use crate::walk::Value;
 
 /// How long a client's relay socket lives without traffic.
 const RELAY_IDLE: Duration = Duration::from_secs(120);

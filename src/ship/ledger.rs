@@ -59,13 +59,11 @@ impl Ledger {
             .collect()
     }
 
-    /// The stamp of the last snapshot shipped for `device` ("" if none), by
-    /// store directory name.
-    pub fn shipped(&self, device_dir: &str) -> String {
+    /// The stamp of the last snapshot shipped for `device` ("" if none).
+    pub fn shipped(&self, device: &str) -> String {
         self.devices
-            .iter()
-            .find(|(name, _)| crate::snapshot::store::sanitize(name) == device_dir)
-            .map(|(_, s)| s.snapshot.clone())
+            .get(device)
+            .map(|s| s.snapshot.clone())
             .unwrap_or_default()
     }
 

@@ -36,7 +36,7 @@ pub fn plan(
     only: Option<&str>,
 ) -> Result<Vec<Step>, crate::snapshot::store::StoreError> {
     let devices = match only {
-        Some(d) => vec![crate::snapshot::store::sanitize(d)],
+        Some(d) => vec![d.to_owned()],
         None => store.devices()?,
     };
     let mut steps = Vec::new();

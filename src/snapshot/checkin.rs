@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use super::{Device, Snapshot, Status, store};
+use super::{Device, Snapshot, Status};
 use crate::inventory::{Item, Notice, Severity};
 
 /// Name of the management source that holds the hardware items.
@@ -202,7 +202,8 @@ pub fn build(c: &Collected<'_>) -> Checkin {
         {
             Some(s) => s.to_owned(),
             None => {
-                let synthetic = sal_serial(&format!("INVMON-{}", store::sanitize(&c.device.name)));
+                let synthetic =
+                    sal_serial(&format!("INVMON-{}", super::name::encode(&c.device.name)));
                 notices.push(Notice::warning(format!(
                     "no chassis serial known: Sal machine serial {synthetic} stands in for it"
                 )));

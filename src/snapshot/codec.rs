@@ -1,8 +1,7 @@
 //! Reading and writing snapshot files: JSON, zstd level 3, written atomically
 //! (temporary file, fsync, link into place) and never over an existing file.
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -30,14 +29,19 @@ pub enum CodecError {
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-/// A document type stored in snapshot files: it knows its format marker and schema.
+/// A document type stored in snapshot files: it knows its format marker,
+/// schema and the device it is about.
 pub trait Stored: DeserializeOwned {
     fn header(&self) -> (&str, u32);
+    fn device_name(&self) -> &str;
 }
 
 impl Stored for Snapshot {
     fn header(&self) -> (&str, u32) {
         (&self.format, self.schema)
+    }
+    fn device_name(&self) -> &str {
+        &self.device.name
     }
 }
 
@@ -76,20 +80,22 @@ pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
 /// document (unknown fields are skipped, which is much cheaper than
 /// building the whole tree).
 pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
-    let io = |source| CodecError::Io {
+    let compressed = std::fs::read(path).map_err(|source| CodecError::Io {
         path: path.to_owned(),
         source,
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let mut compressed = Vec::new();
-    file.read_to_end(&mut compressed).map_err(io)?;
+    })?;
+    decode(&compressed, path)
+}
+
+/// Decodes a snapshot file's bytes; `path` only names it in errors.
+pub fn decode<T: Stored>(compressed: &[u8], path: &Path) -> Result<T, CodecError> {
     if compressed.len() < 4 || compressed[..4] != ZSTD_MAGIC {
         return Err(CodecError::NotZstd {
             path: path.to_owned(),
             why: "no zstd frame header".into(),
         });
     }
-    let json = decompress(&compressed).map_err(|e| CodecError::Corrupt {
+    let json = decompress(compressed).map_err(|e| CodecError::Corrupt {
         path: path.to_owned(),
         why: e.to_string(),
     })?;
@@ -112,57 +118,31 @@ pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
     }
 }
 
+/// A snapshot as the bytes of its file.
+pub fn encode(snapshot: &Snapshot, path: &Path) -> Result<Vec<u8>, CodecError> {
+    let io = |source: std::io::Error| CodecError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut value = serde_json::to_value(snapshot).map_err(|e| io(e.into()))?;
+    scrub_nul(&mut value);
+    let json = serde_json::to_vec(&value).map_err(|e| io(e.into()))?;
+    compress(&json).map_err(io)
+}
+
 /// Writes `snapshot` to `path`, which must not exist yet. Readers never see a
 /// partial file: the data is complete and on disk before the name appears.
 pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), CodecError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let io = |p: &Path| {
-        let p = p.to_owned();
-        move |source| CodecError::Io { path: p, source }
-    };
-    if path.exists() {
-        return Err(CodecError::Exists {
+    let bytes = encode(snapshot, path)?;
+    crate::atomic::write(path, &bytes, crate::atomic::Mode::New).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => CodecError::Exists {
             path: path.to_owned(),
-        });
-    }
-    let mut value = serde_json::to_value(snapshot).map_err(|e| CodecError::Io {
-        path: path.to_owned(),
-        source: e.into(),
-    })?;
-    scrub_nul(&mut value);
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let json = serde_json::to_vec(&value).map_err(|e| CodecError::Io {
-        path: path.to_owned(),
-        source: e.into(),
-    })?;
-    let compressed = compress(&json).map_err(|source| CodecError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(&compressed).map_err(io(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        // A hard link fails if the name exists, so no snapshot is ever replaced.
-        std::fs::hard_link(&tmp, path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => CodecError::Exists {
-                path: path.to_owned(),
-            },
-            _ => CodecError::Io {
-                path: path.to_owned(),
-                source: e,
-            },
-        })?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    result
+        },
+        _ => CodecError::Io {
+            path: path.to_owned(),
+            source: e,
+        },
+    })
 }
 
 thread_local! {

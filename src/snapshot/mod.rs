@@ -3,6 +3,7 @@
 
 pub mod checkin;
 pub mod codec;
+pub mod name;
 pub mod store;
 
 use chrono::{DateTime, Utc};

@@ -1,20 +1,37 @@
-//! The snapshot store: `<root>/<device>/<UTC timestamp>.json.zst`.
+//! The snapshot store: `<root>/<device>/<UTC timestamp>.json.zst`, with the
+//! raw walk of a snapshot beside it as `<timestamp>.snmprec`. Device
+//! directories are named by an injective encoding of the device name
+//! ([`name`]); every snapshot read is checked to be of the device whose
+//! directory it is in.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use serde::Deserialize;
 
-use super::codec::{self, CodecError};
-use super::{Snapshot, Status};
+use super::codec::{self, CodecError, Stored};
+use super::{Snapshot, Status, name};
 
 const STAMP: &str = "%Y-%m-%dT%H-%M-%S%.3fZ";
 const SUFFIX: &str = ".json.zst";
+const RAW_SUFFIX: &str = ".snmprec";
+/// Marks a store whose directories are named by [`name::encode`].
+const LAYOUT: &str = ".layout";
+const LAYOUT_VERSION: &str = "2\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("snapshot store {path}: {why}")]
-    Unusable { path: PathBuf, why: String },
+    #[error("snapshot store {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("snapshot store {path}: not writable: {source}")]
+    NotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no snapshots of device {device:?} in {root}")]
     NoSnapshots { device: String, root: PathBuf },
     #[error("device {device:?} has {count} snapshots; {selector} is out of range")]
@@ -25,8 +42,37 @@ pub enum StoreError {
     },
     #[error("device {device:?} has no snapshot at or before {at}")]
     NothingBefore { device: String, at: String },
+    #[error("{path}: a snapshot of device {found:?}, not of {expected:?} whose directory it is in")]
+    WrongDevice {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("{path}: no free snapshot name for {device:?}")]
+    NoFreeName { path: PathBuf, device: String },
     #[error(transparent)]
     Codec(#[from] CodecError),
+}
+
+impl StoreError {
+    /// True when the store simply has no snapshot where the selector points
+    /// (a device new in the store, or gone from it), not trouble reading it.
+    pub fn is_nothing_there(&self) -> bool {
+        matches!(
+            self,
+            StoreError::NoSnapshots { .. }
+                | StoreError::OutOfRange { .. }
+                | StoreError::NothingBefore { .. }
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "{text:?}: expected latest, latest~N, a snapshot timestamp (or its prefix), an RFC 3339 time, a date or a snapshot file"
+)]
+pub struct SelectorError {
+    text: String,
 }
 
 /// Which snapshot of a device: `latest`, `latest~N`, or a time (the newest
@@ -43,17 +89,15 @@ pub enum Selector {
 }
 
 impl FromStr for Selector {
-    type Err = String;
+    type Err = SelectorError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
+        let bad = || SelectorError { text: s.to_owned() };
         if s == "latest" {
             return Ok(Selector::Latest(0));
         }
         if let Some(n) = s.strip_prefix("latest~") {
-            return n
-                .parse()
-                .map(Selector::Latest)
-                .map_err(|_| format!("{s:?}: expected latest~N with a whole number N"));
+            return n.parse().map(Selector::Latest).map_err(|_| bad());
         }
         let stem = s.strip_suffix(SUFFIX).unwrap_or(s);
         if let Ok(t) = NaiveDateTime::parse_from_str(stem, STAMP) {
@@ -64,11 +108,8 @@ impl FromStr for Selector {
         }
         if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             // A whole day: the state at its end.
-            let end = d
-                .and_hms_milli_opt(23, 59, 59, 999)
-                .expect("valid time")
-                .and_utc();
-            return Ok(Selector::AtOrBefore(end));
+            let last = NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap_or(NaiveTime::MIN);
+            return Ok(Selector::AtOrBefore(d.and_time(last).and_utc()));
         }
         if s.ends_with(SUFFIX) || s.contains('/') {
             return Ok(Selector::File(PathBuf::from(s)));
@@ -77,9 +118,22 @@ impl FromStr for Selector {
         if s.starts_with(|c: char| c.is_ascii_digit()) && s.chars().all(stampish) {
             return Ok(Selector::Prefix(s.replace(':', "-")));
         }
-        Err(format!(
-            "{s:?}: expected latest, latest~N, a snapshot timestamp (or its prefix), an RFC 3339 time, a date or a snapshot file"
-        ))
+        Err(bad())
+    }
+}
+
+impl Selector {
+    /// Whether a snapshot taken at `taken` lies after the point this
+    /// selector names (`None` for selectors that name no point in time).
+    pub fn is_after(&self, taken: DateTime<Utc>) -> Option<bool> {
+        match self {
+            Selector::AtOrBefore(t) => Some(taken > *t),
+            Selector::Prefix(p) => {
+                let stamp = taken.format(STAMP).to_string();
+                Some(stamp.get(..p.len()).unwrap_or(&stamp) > p.as_str())
+            }
+            Selector::Latest(_) | Selector::File(_) => None,
+        }
     }
 }
 
@@ -108,29 +162,48 @@ impl Entry {
     pub fn stamp(&self) -> String {
         self.taken.format(STAMP).to_string()
     }
+
+    /// Where this snapshot's raw walk is kept, if it was.
+    pub fn raw_path(&self) -> PathBuf {
+        self.path
+            .with_file_name(format!("{}{RAW_SUFFIX}", self.stamp()))
+    }
+}
+
+/// Just enough of a snapshot to know whose it is.
+#[derive(Deserialize)]
+struct Whose {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    schema: u32,
+    device: WhoseDevice,
+}
+
+#[derive(Deserialize)]
+struct WhoseDevice {
+    name: String,
+}
+
+impl Stored for Whose {
+    fn header(&self) -> (&str, u32) {
+        (&self.format, self.schema)
+    }
+    fn device_name(&self) -> &str {
+        &self.device.name
+    }
+}
+
+/// A device's newest readable snapshot by a selector, and the unreadable
+/// ones passed over to find it.
+pub struct Found<T> {
+    pub entry: Entry,
+    pub doc: T,
+    pub skipped: Vec<StoreError>,
 }
 
 pub struct Store {
     root: PathBuf,
-}
-
-/// A directory name for a device that cannot leave the store: only letters,
-/// digits, `-`, `_` and `.`, never starting with a dot.
-pub fn sanitize(device: &str) -> String {
-    let mut out: String = device
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() || out.starts_with('.') {
-        out.insert(0, '_');
-    }
-    out
 }
 
 impl Store {
@@ -142,67 +215,153 @@ impl Store {
         &self.root
     }
 
-    /// Creates the store if needed and proves it writable, before any device is walked.
+    fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    }
+
+    /// Creates the store if needed, proves it writable and brings an older
+    /// layout up to date, before any device is walked.
     pub fn ensure_writable(&self) -> Result<(), StoreError> {
-        let unusable = |why: String| StoreError::Unusable {
+        let unwritable = |source| StoreError::NotWritable {
             path: self.root.clone(),
-            why,
+            source,
         };
-        std::fs::create_dir_all(&self.root).map_err(|e| unusable(e.to_string()))?;
+        std::fs::create_dir_all(&self.root).map_err(unwritable)?;
         let probe = self
             .root
             .join(format!(".write-test.{}", std::process::id()));
-        std::fs::write(&probe, b"").map_err(|e| unusable(format!("not writable: {e}")))?;
-        std::fs::remove_file(&probe).map_err(|e| unusable(e.to_string()))
+        std::fs::write(&probe, b"").map_err(unwritable)?;
+        std::fs::remove_file(&probe).map_err(unwritable)?;
+        self.migrate()
+    }
+
+    /// Versions before 0.2 named directories by replacing unsafe characters
+    /// with `_`, so `core sw1` and `core_sw1` shared one. Moves every
+    /// snapshot (and raw walk) whose device's directory is now another one,
+    /// then marks the store as migrated. Only directories with a `_` can be
+    /// affected, so only their snapshots are read, once.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let marker = self.root.join(LAYOUT);
+        if marker.exists() {
+            return Ok(());
+        }
+        let mut moved = 0;
+        for dir in self.dirs()? {
+            if !dir.contains('_') {
+                continue;
+            }
+            let from = self.root.join(&dir);
+            for entry in list_dir(&from).map_err(self.io(&from))? {
+                let Ok(whose) = codec::read_as::<Whose>(&entry.path) else {
+                    continue;
+                };
+                let own = name::encode(&whose.device.name);
+                if own == dir {
+                    continue;
+                }
+                let to = self.root.join(&own);
+                std::fs::create_dir_all(&to).map_err(self.io(&to))?;
+                for path in [entry.path.clone(), entry.raw_path()] {
+                    let Some(file) = path.file_name() else {
+                        continue;
+                    };
+                    let target = to.join(file);
+                    if path.exists() && !target.exists() {
+                        std::fs::rename(&path, &target).map_err(self.io(&path))?;
+                    }
+                }
+                moved += 1;
+            }
+            // Empty now when all its snapshots belonged elsewhere.
+            let _ = std::fs::remove_dir(&from);
+        }
+        if moved > 0 {
+            tracing::info!(
+                store = %self.root.display(),
+                "Moved {moved} snapshots of devices that shared a directory into their own."
+            );
+        }
+        crate::atomic::write(
+            &marker,
+            LAYOUT_VERSION.as_bytes(),
+            crate::atomic::Mode::Replace,
+        )
+        .map_err(self.io(&marker))
     }
 
     pub fn device_dir(&self, device: &str) -> PathBuf {
-        self.root.join(sanitize(device))
+        self.root.join(name::encode(device))
     }
 
-    /// Device directories in the store, sorted.
-    pub fn devices(&self) -> Result<Vec<String>, StoreError> {
-        let entries = std::fs::read_dir(&self.root).map_err(|e| StoreError::Unusable {
-            path: self.root.clone(),
-            why: e.to_string(),
-        })?;
-        let mut out: Vec<String> = entries
+    /// Names of the store's device directories (hidden ones are the store's own).
+    fn dirs(&self) -> Result<Vec<String>, StoreError> {
+        let entries = std::fs::read_dir(&self.root).map_err(self.io(&self.root))?;
+        Ok(entries
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| !n.starts_with('.'))
-            .collect();
+            .collect())
+    }
+
+    /// Device names in the store, sorted. A directory that is no device's
+    /// is reported and left out.
+    pub fn devices(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for dir in self.dirs()? {
+            match name::decode(&dir) {
+                Some(device) => out.push(device),
+                // A name too long for a directory: its snapshots say which.
+                None => match self.name_inside(&dir) {
+                    Some(device) => out.push(device),
+                    None => tracing::warn!(
+                        "Ignoring {}: not the directory of any device name.",
+                        self.root.join(&dir).display()
+                    ),
+                },
+            }
+        }
         out.sort();
         Ok(out)
+    }
+
+    fn name_inside(&self, dir: &str) -> Option<String> {
+        let entries = list_dir(&self.root.join(dir)).ok()?;
+        entries.iter().rev().find_map(|e| {
+            codec::read_as::<Whose>(&e.path)
+                .ok()
+                .map(|w| w.device.name)
+                .filter(|n| name::is_dir_of(dir, n))
+        })
     }
 
     /// A device's snapshots, oldest first.
     pub fn list(&self, device: &str) -> Result<Vec<Entry>, StoreError> {
         let dir = self.device_dir(device);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(StoreError::Unusable {
-                    path: dir,
-                    why: e.to_string(),
-                });
-            }
-        };
-        let mut out: Vec<Entry> = entries
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let stem = name.strip_suffix(SUFFIX)?;
-                let taken = NaiveDateTime::parse_from_str(stem, STAMP).ok()?.and_utc();
-                Some(Entry {
-                    path: e.path(),
-                    taken,
-                })
-            })
-            .collect();
-        out.sort_by_key(|e| e.taken);
-        Ok(out)
+        match list_dir(&dir) {
+            Ok(list) => Ok(list),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.io(&dir)(e)),
+        }
+    }
+
+    /// Reads one of `device`'s snapshots (or a partial view of it), checking
+    /// that it is that device's.
+    pub fn read_as<T: Stored>(&self, device: &str, entry: &Entry) -> Result<T, StoreError> {
+        let doc: T = codec::read_as(&entry.path)?;
+        if doc.device_name() != device {
+            return Err(StoreError::WrongDevice {
+                path: entry.path.clone(),
+                found: doc.device_name().to_owned(),
+                expected: device.to_owned(),
+            });
+        }
+        Ok(doc)
+    }
+
+    pub fn read(&self, device: &str, entry: &Entry) -> Result<Snapshot, StoreError> {
+        self.read_as(device, entry)
     }
 
     pub fn select(&self, device: &str, selector: &Selector) -> Result<Entry, StoreError> {
@@ -210,25 +369,32 @@ impl Store {
             return Ok(Entry::of_file(path));
         }
         let list = self.list(device)?;
+        let position = self.position(device, &list, selector)?;
+        Ok(list[position].clone())
+    }
+
+    /// Index in `list` (oldest first) of the snapshot `selector` picks.
+    pub fn position(
+        &self,
+        device: &str,
+        list: &[Entry],
+        selector: &Selector,
+    ) -> Result<usize, StoreError> {
         if list.is_empty() {
             return Err(StoreError::NoSnapshots {
                 device: device.into(),
                 root: self.root.clone(),
             });
         }
-        let newest_first = || list.iter().rev();
+        let newest_first = || list.iter().enumerate().rev();
         let found = match selector {
             Selector::Latest(n) => newest_first().nth(*n),
-            Selector::AtOrBefore(t) => newest_first().find(|e| e.taken <= *t),
-            // Stamps are fixed-width and sort as text, so "by the end of the
-            // period" is: the stamp cut to the prefix's length is not after it.
-            Selector::Prefix(p) => newest_first().find(|e| {
-                let stamp = e.stamp();
-                stamp.get(..p.len()).unwrap_or(&stamp) <= p.as_str()
-            }),
-            Selector::File(_) => unreachable!("handled above"),
+            Selector::AtOrBefore(_) | Selector::Prefix(_) => {
+                newest_first().find(|(_, e)| selector.is_after(e.taken) == Some(false))
+            }
+            Selector::File(path) => newest_first().find(|(_, e)| e.path == *path),
         };
-        found.cloned().ok_or_else(|| match selector {
+        found.map(|(i, _)| i).ok_or_else(|| match selector {
             Selector::Latest(n) => StoreError::OutOfRange {
                 device: device.into(),
                 count: list.len(),
@@ -238,11 +404,78 @@ impl Store {
                 device: device.into(),
                 at: t.format(STAMP).to_string(),
             },
-            other => StoreError::NothingBefore {
+            Selector::Prefix(p) => StoreError::NothingBefore {
                 device: device.into(),
-                at: format!("{other:?}"),
+                at: format!("the end of {p}"),
+            },
+            Selector::File(p) => StoreError::NothingBefore {
+                device: device.into(),
+                at: p.display().to_string(),
             },
         })
+    }
+
+    /// The snapshot `selector` picks, or, when that one cannot be read, the
+    /// newest readable one before it (the unreadable ones are returned too).
+    /// `accept` may pass over readable ones as well (`--skip-failed`).
+    pub fn find<T: Stored>(
+        &self,
+        device: &str,
+        selector: &Selector,
+        accept: impl Fn(&T) -> bool,
+    ) -> Result<Found<T>, StoreError> {
+        if let Selector::File(path) = selector {
+            let entry = Entry::of_file(path);
+            let doc = codec::read_as(path)?;
+            return Ok(Found {
+                entry,
+                doc,
+                skipped: Vec::new(),
+            });
+        }
+        let list = self.list(device)?;
+        let start = self.position(device, &list, selector)?;
+        self.find_from(device, &list[..=start], accept)
+    }
+
+    /// The newest acceptable readable snapshot of `list` (oldest first), else
+    /// the newest readable one.
+    pub fn find_from<T: Stored>(
+        &self,
+        device: &str,
+        list: &[Entry],
+        accept: impl Fn(&T) -> bool,
+    ) -> Result<Found<T>, StoreError> {
+        let mut skipped = Vec::new();
+        let mut first = None;
+        for entry in list.iter().rev() {
+            match self.read_as::<T>(device, entry) {
+                Ok(doc) if accept(&doc) => {
+                    return Ok(Found {
+                        entry: entry.clone(),
+                        doc,
+                        skipped,
+                    });
+                }
+                Ok(doc) => {
+                    let newer = skipped.len();
+                    first.get_or_insert((entry.clone(), doc, newer));
+                }
+                Err(e) => skipped.push(e),
+            }
+        }
+        match first {
+            // Only the unreadable files newer than the one returned mattered.
+            Some((entry, doc, newer)) => Ok(Found {
+                entry,
+                doc,
+                skipped: skipped.into_iter().take(newer).collect(),
+            }),
+            None => Err(skipped.pop().unwrap_or(StoreError::NoSnapshots {
+                device: device.into(),
+                root: self.root.clone(),
+            })),
+        }
     }
 
     /// Path a snapshot taken at `taken` gets.
@@ -252,13 +485,15 @@ impl Store {
     }
 
     /// Writes a new snapshot. Two runs in the same millisecond get distinct
-    /// names; an existing file is never replaced.
+    /// names; an existing file is never replaced. Temporary files of earlier
+    /// writers that died are cleared from the device's directory first.
     pub fn write(&self, snapshot: &mut Snapshot) -> Result<PathBuf, StoreError> {
         let dir = self.device_dir(&snapshot.device.name);
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Unusable {
-            path: dir.clone(),
-            why: e.to_string(),
-        })?;
+        std::fs::create_dir_all(&dir).map_err(self.io(&dir))?;
+        let swept = crate::atomic::sweep(&dir);
+        if swept > 0 {
+            tracing::info!(device = %snapshot.device.name, "Removed {swept} temporary files left by interrupted runs.");
+        }
         for _ in 0..1000 {
             let path = self.path_for(&snapshot.device.name, snapshot.collected_at);
             match codec::write(&path, snapshot) {
@@ -269,10 +504,17 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(StoreError::Unusable {
+        Err(StoreError::NoFreeName {
             path: dir,
-            why: "no free snapshot name".into(),
+            device: snapshot.device.name.clone(),
         })
+    }
+
+    /// Keeps a snapshot's raw walk beside it (written like the snapshot: whole or not at all).
+    pub fn write_raw(&self, snapshot: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        let raw = Entry::of_file(snapshot).raw_path();
+        crate::atomic::write(&raw, bytes, crate::atomic::Mode::New).map_err(self.io(&raw))?;
+        Ok(raw)
     }
 
     /// Which of a device's snapshots a prune removes: all but the `keep_last`
@@ -290,14 +532,14 @@ impl Store {
         shipped: Option<&str>,
     ) -> Result<Vec<Entry>, StoreError> {
         let list = self.list(device)?;
-        let newest_ok = list
-            .iter()
-            .rev()
-            .find(|e| codec::read(&e.path).is_ok_and(|s| s.outcome.status == Status::Ok));
-        let cutoff = keep_within.map(|w| now - w);
+        let newest_ok = list.iter().rev().find(|e| {
+            self.read(device, e)
+                .is_ok_and(|s| s.outcome.status == Status::Ok)
+        });
+        let cutoff = keep_within.and_then(|w| now.checked_sub_signed(w));
         let keep = |i: usize, e: &Entry| {
             i < keep_last
-                || cutoff.is_some_and(|c| e.taken >= c)
+                || keep_within.is_some() && cutoff.is_none_or(|c| e.taken >= c)
                 || newest_ok.is_some_and(|ok| ok.path == e.path)
                 || shipped.is_some_and(|s| e.stamp().as_str() > s)
         };
@@ -310,55 +552,115 @@ impl Store {
             .collect())
     }
 
-    /// Deletes a snapshot and the raw walk kept beside it, if any.
-    pub fn remove(&self, entry: &Entry) -> Result<(), StoreError> {
-        let unusable = |e: std::io::Error| StoreError::Unusable {
-            path: entry.path.clone(),
-            why: e.to_string(),
-        };
-        std::fs::remove_file(&entry.path).map_err(unusable)?;
-        let raw = entry
-            .path
-            .with_file_name(format!("{}.snmprec", entry.stamp()));
+    /// Deletes a snapshot and the raw walk kept beside it, if any; returns
+    /// the files deleted.
+    pub fn remove(&self, entry: &Entry) -> Result<Vec<PathBuf>, StoreError> {
+        std::fs::remove_file(&entry.path).map_err(self.io(&entry.path))?;
+        let mut removed = vec![entry.path.clone()];
+        let raw = entry.raw_path();
         match std::fs::remove_file(&raw) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(unusable(e)),
-            _ => Ok(()),
+            Ok(()) => removed.push(raw),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io(&raw)(e)),
         }
+        Ok(removed)
     }
 
     /// The newest readable snapshot whose collection was complete, with the
     /// problems met on the way (unreadable newer files).
-    pub fn latest_ok(&self, device: &str) -> (Option<Snapshot>, Vec<String>) {
-        let mut problems = Vec::new();
-        let Ok(list) = self.list(device) else {
-            return (None, problems);
-        };
-        for entry in list.iter().rev() {
-            match codec::read(&entry.path) {
-                Ok(s) if s.outcome.status == Status::Ok => return (Some(s), problems),
-                Ok(_) => {}
-                Err(e) => problems.push(e.to_string()),
-            }
+    pub fn latest_ok(&self, device: &str) -> (Option<Snapshot>, Vec<StoreError>) {
+        match self.find::<Snapshot>(device, &Selector::Latest(0), |s| {
+            s.outcome.status == Status::Ok
+        }) {
+            Ok(found) if found.doc.outcome.status == Status::Ok => (Some(found.doc), found.skipped),
+            Ok(found) => (None, found.skipped),
+            Err(e) if e.is_nothing_there() => (None, Vec::new()),
+            Err(e) => (None, vec![e]),
         }
-        (None, problems)
     }
+}
+
+/// Snapshot files in a directory, oldest first.
+fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut out: Vec<Entry> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name();
+            let stem = name.to_str()?.strip_suffix(SUFFIX)?;
+            let taken = NaiveDateTime::parse_from_str(stem, STAMP).ok()?.and_utc();
+            Some(Entry {
+                path: e.path(),
+                taken,
+            })
+        })
+        .collect();
+    out.sort_by_key(|e| e.taken);
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn snapshot(device: &str, at: &str) -> Snapshot {
+        use crate::snapshot::{Device, Outcome};
+        Snapshot::new(
+            DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&Utc),
+            Device {
+                name: device.into(),
+                ..Device::default()
+            },
+            Outcome {
+                status: Status::Ok,
+                reason: None,
+                duration_ms: 0,
+            },
+            Default::default(),
+        )
+    }
+
     #[test]
-    fn sanitized_names_stay_inside() {
-        assert_eq!(sanitize("../../etc/x"), "_.._.._etc_x");
-        assert_eq!(sanitize("r1.prg"), "r1.prg");
-        assert_eq!(sanitize(".."), "_..");
-        assert_eq!(sanitize(""), "_");
-        assert_eq!(sanitize("core/sw 1"), "core_sw_1");
-        for bad in ["../../etc/x", "..", "/abs", "a/../../b"] {
-            let p = Path::new("/store").join(sanitize(bad));
-            assert_eq!(p.parent(), Some(Path::new("/store")), "{bad}");
+    fn a_shared_legacy_directory_is_split_and_reads_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // Before 0.2, "core sw1" and "core_sw1" both lived in core_sw1/.
+        let legacy = root.join("core_sw1");
+        std::fs::create_dir_all(&legacy).unwrap();
+        let store = Store::new(root);
+        for (device, at) in [
+            ("core sw1", "2026-11-01T00:00:00Z"),
+            ("core_sw1", "2026-11-01T00:00:01Z"),
+            ("core sw1", "2026-11-02T00:00:00Z"),
+        ] {
+            let s = snapshot(device, at);
+            let name = format!("{}{SUFFIX}", s.collected_at.format(STAMP));
+            codec::write(&legacy.join(name), &s).unwrap();
         }
+        std::fs::write(legacy.join("2026-11-01T00-00-00.000Z.snmprec"), "walk").unwrap();
+        // A reader of the old layout sees the stranger and says so.
+        let list = store.list("core_sw1").unwrap();
+        assert!(matches!(
+            store.read("core_sw1", &list[0]),
+            Err(StoreError::WrongDevice { .. })
+        ));
+        store.ensure_writable().unwrap();
+        assert_eq!(store.devices().unwrap(), ["core sw1", "core_sw1"]);
+        assert_eq!(store.list("core sw1").unwrap().len(), 2);
+        assert_eq!(store.list("core_sw1").unwrap().len(), 1);
+        assert!(
+            root.join("core%20sw1/2026-11-01T00-00-00.000Z.snmprec")
+                .exists()
+        );
+        for device in ["core sw1", "core_sw1"] {
+            for e in store.list(device).unwrap() {
+                store.read(device, &e).unwrap();
+            }
+        }
+        // Migrated once: the marker stops later runs from looking again.
+        assert!(root.join(LAYOUT).exists());
+        store.ensure_writable().unwrap();
     }
 
     #[test]

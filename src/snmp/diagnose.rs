@@ -15,7 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 
 use super::usm::{SecurityLevel, V3Params};
-use crate::ber::{int, read, seq, tlv};
+use crate::snmp::ber::{int, read, seq, tlv};
 
 /// usmStats counters (1.3.6.1.6.3.15.1.1.N.0) as BER content, minus N and the trailing 0.
 const USM_STATS_PREFIX: [u8; 10] = [0x06, 0x0a, 0x2b, 0x06, 0x01, 0x06, 0x03, 0x0f, 0x01, 0x01];

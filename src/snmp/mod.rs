@@ -3,20 +3,19 @@
 //! Everything above this module talks to devices through [`Session`], so the
 //! walker and the collector can be tested against fakes and real agents alike.
 
+pub mod ber;
 pub mod diagnose;
-pub mod oid;
 pub mod session;
 pub mod usm;
-pub mod value;
 pub mod walk;
 
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-pub use oid::Oid;
 use secrecy::SecretString;
-pub use value::Value;
+
+use crate::walk::{Oid, Value};
 
 /// What an agent said about one requested OID.
 #[derive(Clone, Debug, PartialEq)]

@@ -128,7 +128,8 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
-    use crate::snmp::{Response, SessionStats, Value, VarBind};
+    use crate::snmp::{Response, SessionStats, VarBind};
+    use crate::walk::Value;
 
     /// A scripted agent: answers requests from a queue.
     struct Scripted(VecDeque<Result<Response, SnmpError>>);

@@ -2,11 +2,14 @@
 //!
 //! Vendor parsers read only this, so they can be tested from recordings.
 
+pub mod oid;
 pub mod snmprec;
+pub mod value;
 
 use std::collections::BTreeMap;
 
-use crate::snmp::{Oid, Value};
+pub use oid::Oid;
+pub use value::Value;
 
 /// Rows sorted by OID. Walkers deliver rows in order, so inserting is an
 /// append in the common case; lookups are binary searches.

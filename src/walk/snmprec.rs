@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::Walk;
-use crate::snmp::value::{hex, unhex};
-use crate::snmp::{Oid, Value};
+use crate::walk::value::{hex, unhex};
+use crate::walk::{Oid, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnmprecError {

@@ -97,7 +97,7 @@ fn invalid_settings_fail_fast_naming_the_setting() {
             cmd = cmd.env(k, v);
         }
         let run = cmd.run();
-        assert_eq!(run.code, Some(1), "{expected}: {}", run.all());
+        assert_eq!(run.code, Some(2), "{expected}: {}", run.all());
         assert!(
             run.stderr.contains(expected),
             "expected {expected:?} in {}",
@@ -107,7 +107,7 @@ fn invalid_settings_fail_fast_naming_the_setting() {
     let run = Invmon::new(work.path())
         .args(["collect", "--env-file", "missing.env"])
         .run();
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("env file missing.env"),
         "{}",
@@ -118,7 +118,7 @@ fn invalid_settings_fail_fast_naming_the_setting() {
     let run = Invmon::new(work.path())
         .args(["replay", "--dir", ".", "--listen", "0.0.0.0:1161"])
         .run();
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("not a loopback address"),
         "{}",

@@ -389,11 +389,41 @@ fn prune_keeps_what_it_must() {
     );
 }
 
+/// The same sightings seen the other way round.
+fn flip(list: Vec<diff::Sighting>) -> Vec<diff::Sighting> {
+    list.into_iter()
+        .map(|s| diff::Sighting {
+            change: if s.change == "added" {
+                "removed"
+            } else {
+                "added"
+            },
+            ..s
+        })
+        .collect()
+}
+
 /// Swaps the roles of "from" and "to" in a change.
 fn mirror(c: &Change) -> Change {
     match c.clone() {
-        Change::Added { key, item } => Change::Removed { key, item },
-        Change::Removed { key, item } => Change::Added { key, item },
+        Change::Added {
+            key,
+            item,
+            elsewhere,
+        } => Change::Removed {
+            key,
+            item,
+            elsewhere: flip(elsewhere),
+        },
+        Change::Removed {
+            key,
+            item,
+            elsewhere,
+        } => Change::Added {
+            key,
+            item,
+            elsewhere: flip(elsewhere),
+        },
         Change::Moved {
             key,
             item,
@@ -430,7 +460,7 @@ fn mirror(c: &Change) -> Change {
     }
 }
 
-fn side(device: &str, items: Vec<Item>, path: &str) -> Side {
+fn side(device: &str, items: Vec<Item>, path: &str, when: &str) -> Side {
     let mut keyed = BTreeMap::new();
     for i in items {
         let key = if i.serial_issue.is_none() {
@@ -440,7 +470,7 @@ fn side(device: &str, items: Vec<Item>, path: &str) -> Side {
         };
         keyed.insert(key, i);
     }
-    Side::from_items(path, device, at(T1), keyed)
+    Side::from_items(path, device, at(when), keyed)
 }
 
 /// Normalises a change for comparison across the two directions: the item
@@ -472,7 +502,7 @@ fn self_diff_is_empty_and_reversed_diff_is_the_mirror() {
     let parsed: Vec<Vec<Item>> = sorted_names.iter().map(|n| expected_items(n)).collect();
     let mut checked = 0;
     for i in 0..parsed.len() {
-        let a = side("r1", parsed[i].clone(), "a");
+        let a = side("r1", parsed[i].clone(), "a", T1);
         let same = diff::compare(
             vec![Pair {
                 device: "r1".into(),
@@ -494,25 +524,26 @@ fn self_diff_is_empty_and_reversed_diff_is_the_mirror() {
         let j = (i + 1) % parsed.len();
         let (b1, b2) = parsed[j].split_at(parsed[j].len() / 2);
         let (a1, a2) = parsed[i].split_at(parsed[i].len() / 2);
-        let pairs = |x1: &[Item], x2: &[Item], y1: &[Item], y2: &[Item]| {
+        // x at time tx, y at time ty: the reversed diff runs back in time.
+        let pairs = |x1: &[Item], x2: &[Item], y1: &[Item], y2: &[Item], tx: &str, ty: &str| {
             vec![
                 Pair {
                     device: "r1".into(),
-                    from: Some(side("r1", x1.to_vec(), "x1")),
-                    to: Some(side("r1", y1.to_vec(), "y1")),
+                    from: Some(side("r1", x1.to_vec(), "x1", tx)),
+                    to: Some(side("r1", y1.to_vec(), "y1", ty)),
                     events: vec![],
                 },
                 Pair {
                     device: "r2".into(),
-                    from: Some(side("r2", x2.to_vec(), "x2")),
-                    to: Some(side("r2", y2.to_vec(), "y2")),
+                    from: Some(side("r2", x2.to_vec(), "x2", tx)),
+                    to: Some(side("r2", y2.to_vec(), "y2", ty)),
                     events: vec![],
                 },
             ]
         };
         // Give both the same second half so some serials move between devices.
-        let forward = diff::compare(pairs(a1, b2, b1, a2), "a", "b", vec![]);
-        let backward = diff::compare(pairs(b1, a2, a1, b2), "b", "a", vec![]);
+        let forward = diff::compare(pairs(a1, b2, b1, a2, T1, T2), "a", "b", vec![]);
+        let backward = diff::compare(pairs(b1, a2, a1, b2, T2, T1), "b", "a", vec![]);
         let mut f: Vec<String> = forward
             .devices
             .iter()

@@ -1,6 +1,8 @@
 //! Golden tests: every recording in tests/fixtures/walks parsed to items and
 //! compared with the checked-in expected output, and with what the seed tool
-//! reported on the same recording.
+//! reported on the same recording; the recordings derived from them for
+//! shapes no public recording has (tests/fixtures/derived,
+//! scripts/derive-recordings) against expected output only.
 //!
 //! `INVMON_BLESS=1 cargo test --test integration golden` rewrites the expected
 //! files; review the diff before committing it.
@@ -9,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use invmon::inventory::vendor::Vendor;
-use invmon::snmp::Oid;
+use invmon::walk::Oid;
 use invmon::walk::snmprec;
 use serde_json::{Value as Json, json};
 
@@ -19,6 +21,20 @@ fn fixtures() -> PathBuf {
 
 fn bless() -> bool {
     std::env::var_os("INVMON_BLESS").is_some()
+}
+
+fn names_in(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join(dir))
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 fn recordings() -> Vec<String> {
@@ -41,9 +57,13 @@ fn recordings() -> Vec<String> {
 }
 
 fn parse(name: &str) -> (Vendor, invmon::inventory::Parsed) {
-    let walk = snmprec::read(&fixtures().join("walks").join(format!("{name}.snmprec"))).unwrap();
+    parse_in("walks", name)
+}
+
+fn parse_in(dir: &str, name: &str) -> (Vendor, invmon::inventory::Parsed) {
+    let walk = snmprec::read(&fixtures().join(dir).join(format!("{name}.snmprec"))).unwrap();
     let sys_object_id = match walk.get(&"1.3.6.1.2.1.1.2.0".parse::<Oid>().unwrap()) {
-        Some(invmon::snmp::Value::ObjectIdentifier(o)) => Some(o.clone()),
+        Some(invmon::walk::Value::ObjectIdentifier(o)) => Some(o.clone()),
         _ => None,
     };
     let vendor = Vendor::choose("", sys_object_id.as_ref());
@@ -67,8 +87,12 @@ fn check_or_bless(path: &Path, actual: &Json) {
 
 #[test]
 fn parsers_match_expected_output() {
-    for name in recordings() {
-        let (vendor, parsed) = parse(&name);
+    let all = recordings()
+        .into_iter()
+        .map(|n| ("walks", n))
+        .chain(names_in("derived").into_iter().map(|n| ("derived", n)));
+    for (dir, name) in all {
+        let (vendor, parsed) = parse_in(dir, &name);
         let actual = json!({
             "recording": name,
             "vendor": vendor,

@@ -3,12 +3,19 @@
 
 use super::{int, short_view, text};
 use crate::inventory::{Item, Parsed, serial};
-use crate::snmp::oid::oid;
+use crate::walk::oid::oid;
 use crate::walk::{Walk, index_text};
 
 const CHASSIS_SERIAL: &str = "1.3.6.1.4.1.9.3.6.3";
 const CARD_ENTRY: &str = "1.3.6.1.4.1.9.3.6.11.1";
 pub const SUBTREES: [&str; 2] = [CHASSIS_SERIAL, CARD_ENTRY];
+pub const TABLES: [(&str, &str); 2] = [
+    (
+        "OLD-CISCO-CHASSIS-MIB chassisSerialNumberString",
+        CHASSIS_SERIAL,
+    ),
+    ("cardTable", CARD_ENTRY),
+];
 
 pub fn parse(walk: &Walk) -> Parsed {
     let mut parsed = Parsed::default();

@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use super::{int, serial_of, text};
 use crate::inventory::{Item, Notice, Parsed, entity_class_name, resolve_paths};
-use crate::snmp::oid::oid;
+use crate::walk::oid::oid;
 use crate::walk::{Walk, index_text};
 
 pub const ENTRY: &str = "1.3.6.1.2.1.47.1.1.1.1";
+pub const TABLE: (&str, &str) = ("ENTITY-MIB entPhysicalTable", ENTRY);
 
 /// Column number → the seed's key, for the 15 columns it reports.
 const COLUMNS: [(u32, &str); 15] = [

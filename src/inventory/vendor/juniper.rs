@@ -2,13 +2,17 @@
 
 use super::{short_view, text};
 use crate::inventory::{Item, Parsed, serial};
-use crate::snmp::oid::oid;
+use crate::walk::oid::oid;
 use crate::walk::{Walk, index_text};
 
 const BOX_DESCR: &str = "1.3.6.1.4.1.2636.3.1.2";
 const BOX_SERIAL: &str = "1.3.6.1.4.1.2636.3.1.3";
 const CONTENTS_ENTRY: &str = "1.3.6.1.4.1.2636.3.1.8.1";
 pub const SUBTREES: [&str; 3] = [BOX_DESCR, BOX_SERIAL, CONTENTS_ENTRY];
+pub const TABLES: [(&str, &str); 2] = [
+    ("JUNIPER-MIB jnxBoxSerialNo", BOX_SERIAL),
+    ("jnxContentsTable", CONTENTS_ENTRY),
+];
 
 pub fn parse(walk: &Walk) -> Parsed {
     let mut parsed = Parsed::default();

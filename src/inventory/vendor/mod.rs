@@ -3,6 +3,8 @@
 //! Chosen like the seed tool by NetBox platform (`sros` → Nokia, `junos` →
 //! Juniper, other known Cisco platforms → ENTITY-MIB with the legacy MIB as
 //! fallback); with no or an unknown platform, by sysObjectID's enterprise.
+//! Vendor tables come first; ENTITY-MIB rows are always read beside them and
+//! add what they lack (Junos Evolved keeps its hardware only there).
 
 mod cisco_legacy;
 mod entity;
@@ -13,8 +15,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Item, Parsed, serial};
-use crate::snmp::{Oid, Value};
+use std::collections::HashSet;
+
+use super::{Item, Notice, Parsed, serial};
+use crate::walk::{Oid, Value};
 use crate::walk::{Row, Walk};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,9 +86,23 @@ impl Vendor {
     pub fn subtrees(self) -> &'static [&'static str] {
         match self {
             Vendor::Cisco | Vendor::Generic => &[entity::ENTRY],
-            Vendor::Juniper => &juniper::SUBTREES,
-            Vendor::Nokia => &nokia::SUBTREES,
+            Vendor::Juniper => &JUNIPER_SUBTREES,
+            Vendor::Nokia => &NOKIA_SUBTREES,
         }
+    }
+
+    /// Every inventory table this parser may read, named for messages.
+    fn tables(self) -> Vec<(&'static str, &'static str)> {
+        let mut tables = match self {
+            Vendor::Juniper => juniper::TABLES.to_vec(),
+            Vendor::Nokia => nokia::TABLES.to_vec(),
+            Vendor::Cisco | Vendor::Generic => Vec::new(),
+        };
+        tables.push(entity::TABLE);
+        if self == Vendor::Cisco {
+            tables.extend(cisco_legacy::TABLES);
+        }
+        tables
     }
 
     /// Subtrees to walk when the first ones yield no serials.
@@ -97,6 +115,21 @@ impl Vendor {
 
     /// Parses what was walked. Pure: the same walk always gives the same result.
     pub fn parse(self, walk: &Walk) -> Parsed {
+        let tables = self.tables();
+        if !tables.iter().any(|(_, oid)| has_any(walk, &[oid])) {
+            let tried: Vec<String> = tables
+                .iter()
+                .map(|(name, oid)| format!("{name} ({oid})"))
+                .collect();
+            return Parsed {
+                items: Vec::new(),
+                notices: vec![Notice::warning(format!(
+                    "the device answered but no inventory table did: tried {}",
+                    tried.join(", ")
+                ))],
+                no_tables: true,
+            };
+        }
         let mut parsed = match self {
             Vendor::Cisco => {
                 let primary = entity::parse(walk);
@@ -111,8 +144,8 @@ impl Vendor {
                 }
             }
             Vendor::Generic => entity::parse(walk),
-            Vendor::Juniper => juniper::parse(walk),
-            Vendor::Nokia => nokia::parse(walk),
+            Vendor::Juniper => with_entity(juniper::parse(walk), walk),
+            Vendor::Nokia => with_entity(nokia::parse(walk), walk),
         };
         parsed.items.retain(|i| !i.serial.is_empty());
         serial::flag_issues(&mut parsed.items);
@@ -125,10 +158,58 @@ impl Vendor {
     }
 }
 
+const JUNIPER_SUBTREES: [&str; 4] = [
+    juniper::SUBTREES[0],
+    juniper::SUBTREES[1],
+    juniper::SUBTREES[2],
+    entity::ENTRY,
+];
+const NOKIA_SUBTREES: [&str; 3] = [nokia::SUBTREES[0], nokia::SUBTREES[1], entity::ENTRY];
+
+/// Adds ENTITY-MIB's items to a vendor parser's: all of them when the
+/// vendor tables gave no more than a chassis (Junos Evolved has no
+/// jnxContentsTable), else those with a serial the vendor tables lack (on
+/// classic Junos, ENTITY-MIB also lists optics jnxContentsTable leaves out).
+/// A serial is never reported twice; ENTITY-MIB indexes get an `entity.`
+/// prefix so they cannot be mistaken for the vendor's.
+fn with_entity(mut vendor: Parsed, walk: &Walk) -> Parsed {
+    let entity = entity::parse(walk);
+    if entity.items.is_empty() {
+        return vendor;
+    }
+    let only_chassis = vendor.items.iter().all(|i| i.class == "chassis");
+    if only_chassis {
+        let listed: HashSet<&str> = entity.items.iter().map(|i| i.serial.as_str()).collect();
+        vendor.items.retain(|i| !listed.contains(i.serial.as_str()));
+    }
+    let known: HashSet<String> = vendor.items.iter().map(|i| i.serial.clone()).collect();
+    let mut added = 0;
+    for mut item in entity.items {
+        if item.serial.is_empty() || known.contains(&item.serial) {
+            continue;
+        }
+        item.index = format!("entity.{}", item.index);
+        item.parent = item.parent.map(|p| format!("entity.{p}"));
+        vendor.items.push(item);
+        added += 1;
+    }
+    // ENTITY-MIB's own warnings matter only where it is the inventory.
+    if only_chassis {
+        vendor.notices.extend(entity.notices);
+    }
+    if added > 0 {
+        vendor.notices.push(Notice::debug(format!(
+            "{added} items from ENTITY-MIB that the vendor tables do not list"
+        )));
+    }
+    vendor
+}
+
 fn has_any(walk: &Walk, subtrees: &[&str]) -> bool {
     subtrees.iter().any(|s| {
-        let prefix: Oid = s.parse().expect("subtree literal");
-        walk.subtree(&prefix).next().is_some()
+        // Subtrees are literals of this module; one that does not parse has no rows.
+        s.parse::<Oid>()
+            .is_ok_and(|prefix| walk.subtree(&prefix).next().is_some())
     })
 }
 

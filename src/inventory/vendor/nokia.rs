@@ -4,12 +4,16 @@ use std::collections::BTreeMap;
 
 use super::{int, serial_of, short_view, text};
 use crate::inventory::{Item, Parsed, resolve_paths};
-use crate::snmp::oid::oid;
+use crate::walk::oid::oid;
 use crate::walk::{Walk, index_text};
 
 const HW_ENTRY: &str = "1.3.6.1.4.1.6527.3.1.2.2.1.8.1";
 const PORT_ENTRY: &str = "1.3.6.1.4.1.6527.3.1.2.2.4.2.1";
 pub const SUBTREES: [&str; 2] = [HW_ENTRY, PORT_ENTRY];
+pub const TABLES: [(&str, &str); 2] = [
+    ("TIMETRA-CHASSIS-MIB tmnxHwTable", HW_ENTRY),
+    ("TIMETRA-PORT-MIB tmnxPortTable", PORT_ENTRY),
+];
 
 /// tmnxHwClass → (ENTITY-MIB class, class the seed tool reports).
 /// The seed reports chassis (3) and I/O, CPM, fabric and MDA cards (8–11,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use invmon::ber::{self, int, tlv};
-use invmon::snmp::{Oid, Value};
+use invmon::snmp::ber::{self, int, tlv};
+use invmon::walk::{Oid, Value};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {

@@ -238,7 +238,7 @@ pub fn expected_items(recording: &str) -> Vec<invmon::inventory::Item> {
     let walk = invmon::walk::snmprec::read(&walks().join(format!("{recording}.snmprec"))).unwrap();
     let oid = "1.3.6.1.2.1.1.2.0".parse().unwrap();
     let sys = match walk.get(&oid) {
-        Some(invmon::snmp::Value::ObjectIdentifier(o)) => Some(o.clone()),
+        Some(invmon::walk::Value::ObjectIdentifier(o)) => Some(o.clone()),
         _ => None,
     };
     invmon::inventory::vendor::Vendor::choose("", sys.as_ref())

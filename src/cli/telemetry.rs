@@ -16,26 +16,11 @@ use tracing_subscriber::{EnvFilter, Layer, filter::LevelFilter};
 
 const ROTATE_BYTES: usize = 10 * 1024 * 1024;
 
-/// Parses LOG_LEVEL the way the seed tool spells it (DEBUG, INFO, …, CRITICAL).
-pub fn parse_level(text: &str) -> Result<LevelFilter, String> {
-    match text.trim().to_ascii_uppercase().as_str() {
-        "TRACE" => Ok(LevelFilter::TRACE),
-        "DEBUG" => Ok(LevelFilter::DEBUG),
-        "INFO" => Ok(LevelFilter::INFO),
-        "WARNING" | "WARN" => Ok(LevelFilter::WARN),
-        "ERROR" | "CRITICAL" => Ok(LevelFilter::ERROR),
-        "OFF" => Ok(LevelFilter::OFF),
-        _ => Err(format!(
-            "LOG_LEVEL (--log-level): {text:?} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
-        )),
-    }
-}
-
 struct Console;
 
 impl Write for Console {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        crate::progress::suspend(|| io::stderr().write(buf))
+        super::progress::suspend(|| io::stderr().write(buf))
     }
     fn flush(&mut self) -> io::Result<()> {
         io::stderr().flush()
@@ -78,8 +63,19 @@ fn rotating(path: &Path) -> Rotating {
     ))))
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("log directory {path}: {source}")]
+    LogDir {
+        path: std::path::PathBuf,
+        source: io::Error,
+    },
+    #[error("logging: {0}")]
+    Init(String),
+}
+
 /// Sets up logging; with `log_dir`, also the two log files.
-pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), String> {
+pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), TelemetryError> {
     let console = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
         .with_writer(|| Console)
@@ -92,8 +88,10 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), String> {
     let registry = tracing_subscriber::registry().with(console);
     match log_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("log directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| TelemetryError::LogDir {
+                path: dir.to_owned(),
+                source,
+            })?;
             let all = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(rotating(&dir.join("all.log")))
@@ -106,8 +104,10 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), String> {
                 .with(all)
                 .with(errors)
                 .try_init()
-                .map_err(|e| e.to_string())
+                .map_err(|e| TelemetryError::Init(e.to_string()))
         }
-        None => registry.try_init().map_err(|e| e.to_string()),
+        None => registry
+            .try_init()
+            .map_err(|e| TelemetryError::Init(e.to_string())),
     }
 }

@@ -1,7 +1,7 @@
 //! A minimal BER writer and reader: what the replay agent's answers and the
 //! SNMPv3 diagnosis probes need, nothing more.
 
-use crate::snmp::{Oid, Value};
+use crate::walk::{Oid, Value};
 
 pub const SEQUENCE: u8 = 0x30;
 pub const INTEGER: u8 = 0x02;

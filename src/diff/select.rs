@@ -1,0 +1,272 @@
+//! Which two snapshots of each device a comparison reads.
+//!
+//! Selectors pick a snapshot per device; an unreadable one is reported and
+//! the newest readable one before it is read instead; `--skip-failed` passes
+//! over incomplete ones. Across the whole store, devices are collected at
+//! different times, so "new" and "missing" are judged against the window's
+//! start as the store sees it: for a time selector, that time; for
+//! `latest~N`, the newest of the devices' `latest~N` snapshots (the run N
+//! runs ago). A device first collected after that start is new; a device not
+//! collected after it, while others were, is missing; a device whose two
+//! sides are the same snapshot otherwise is unchanged.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use super::side::{Lean, Side};
+use super::{DeviceEvent, Pair, Report};
+use crate::snapshot::Status;
+use crate::snapshot::codec::CodecError;
+use crate::snapshot::store::{Entry, Selector, Store, StoreError};
+
+/// The two points in time compared, as the user gave them.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub from: Selector,
+    pub to: Selector,
+    /// Compare with the newest complete snapshot instead of an incomplete one.
+    pub skip_failed: bool,
+    /// How the sides are named in the report.
+    pub from_label: String,
+    pub to_label: String,
+}
+
+/// Where the window starts, as the store sees it.
+#[derive(Clone, Debug)]
+enum Start {
+    /// A time (or timestamp prefix) the user named.
+    Selector(Selector),
+    /// The newest `latest~N` snapshot among the devices.
+    At(DateTime<Utc>),
+    /// No device has a snapshot that old: every device is new.
+    Before,
+}
+
+impl Start {
+    fn is_after(&self, taken: DateTime<Utc>) -> bool {
+        match self {
+            Start::Selector(s) => s.is_after(taken).unwrap_or(true),
+            Start::At(t) => taken > *t,
+            Start::Before => true,
+        }
+    }
+}
+
+/// One device's snapshots and the positions the selectors pick in them.
+struct Planned {
+    device: String,
+    list: Vec<Entry>,
+    from: Option<usize>,
+    to: Option<usize>,
+}
+
+fn position(
+    store: &Store,
+    device: &str,
+    list: &[Entry],
+    selector: &Selector,
+) -> Result<Option<usize>, StoreError> {
+    match store.position(device, list, selector) {
+        Ok(i) => Ok(Some(i)),
+        Err(e) if e.is_nothing_there() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the side at `at` (or an older one, see the module docs), noting
+/// what was passed over.
+fn read_side(
+    store: &Store,
+    planned: &Planned,
+    at: usize,
+    window: &Window,
+    label: &'static str,
+    pair: &mut Pair,
+    problems: &mut Vec<String>,
+) -> Result<Side, StoreError> {
+    let (device, list) = (planned.device.as_str(), planned.list.as_slice());
+    let accept = |lean: &Lean| !window.skip_failed || Side::status(lean) == Status::Ok;
+    let found = store.find_from::<Lean>(device, &list[..=at], accept)?;
+    problems.extend(
+        found
+            .skipped
+            .iter()
+            .map(|e| format!("{e} (an older snapshot was compared instead)")),
+    );
+    let side = Side::from_lean(&found.entry.path, found.doc);
+    if window.skip_failed && found.entry.path != list[at].path {
+        let chosen = &list[at];
+        if let Ok(lean) = store.read_as::<Lean>(device, chosen) {
+            pair.events.push(DeviceEvent::Incomplete {
+                side: label,
+                status: Side::status(&lean),
+                reason: Side::from_lean(&chosen.path, lean)
+                    .reason
+                    .unwrap_or_default(),
+                replaced_by: Some(found.entry.stamp()),
+            });
+        }
+    }
+    Ok(side)
+}
+
+/// The pair for one planned device, or `None` when the device has no
+/// snapshot by the window's end (it did not exist yet).
+fn resolve(
+    store: &Store,
+    planned: &Planned,
+    window: &Window,
+    start: &Start,
+    window_saw_collections: bool,
+    problems: &mut Vec<String>,
+) -> Result<Option<Pair>, StoreError> {
+    let Some(to_at) = planned.to else {
+        return Ok(None);
+    };
+    let device = planned.device.as_str();
+    let list = &planned.list;
+    // A device without a `latest~N` snapshot that already existed when the
+    // window started is compared with its state at that start.
+    let from_at = match (planned.from, start) {
+        (None, Start::At(t)) if !start.is_after(list[0].taken) => {
+            position(store, device, list, &Selector::AtOrBefore(*t))?
+        }
+        (from, _) => from,
+    };
+    let mut pair = Pair {
+        device: device.to_owned(),
+        from: None,
+        to: None,
+        events: Vec::new(),
+    };
+    if from_at == Some(to_at) {
+        let side = read_side(store, planned, to_at, window, "to", &mut pair, problems)?;
+        if window_saw_collections && !start.is_after(side.collected_at) {
+            pair.events.push(DeviceEvent::Missing {
+                last_seen: side.collected_at,
+            });
+        }
+        pair.from = Some(side.clone());
+        pair.to = Some(side);
+        return Ok(Some(pair));
+    }
+    if let Some(at) = from_at {
+        pair.from = Some(read_side(
+            store, planned, at, window, "from", &mut pair, problems,
+        )?);
+    }
+    pair.to = Some(read_side(
+        store, planned, to_at, window, "to", &mut pair, problems,
+    )?);
+    Ok(Some(pair))
+}
+
+/// Every device in the store, each as of the window's two ends.
+pub fn all(store: &Store, window: &Window) -> Result<Report, StoreError> {
+    let devices = store.devices()?;
+    let planned: Vec<Result<Planned, StoreError>> =
+        crate::pool::map(&devices, crate::pool::cpus(), |device| {
+            let list = store.list(device)?;
+            Ok(Planned {
+                from: position(store, device, &list, &window.from)?,
+                to: position(store, device, &list, &window.to)?,
+                device: device.clone(),
+                list,
+            })
+        });
+    let mut errors = Vec::new();
+    let planned: Vec<Planned> = planned
+        .into_iter()
+        .filter_map(|p| p.map_err(|e| errors.push(e.to_string())).ok())
+        .collect();
+    let start = match &window.from {
+        Selector::Latest(_) => planned
+            .iter()
+            .filter_map(|p| p.from.map(|i| p.list[i].taken))
+            .max()
+            .map_or(Start::Before, Start::At),
+        other => Start::Selector(other.clone()),
+    };
+    let window_saw_collections = planned
+        .iter()
+        .any(|p| p.to.is_some_and(|i| start.is_after(p.list[i].taken)));
+    let mut report = super::compare_streaming(
+        &planned,
+        |p| {
+            let mut problems = Vec::new();
+            let pair = resolve(
+                store,
+                p,
+                window,
+                &start,
+                window_saw_collections,
+                &mut problems,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok((pair, problems))
+        },
+        &window.from_label,
+        &window.to_label,
+    );
+    report.errors.splice(0..0, errors);
+    Ok(report)
+}
+
+/// One device; selectors that point before its first snapshot or past its
+/// count are errors, not a new device.
+pub fn device(store: &Store, device: &str, window: &Window) -> Result<Report, StoreError> {
+    let list = store.list(device)?;
+    if list.is_empty() {
+        return Err(StoreError::NoSnapshots {
+            device: device.to_owned(),
+            root: store.root().to_owned(),
+        });
+    }
+    let to = store.position(device, &list, &window.to)?;
+    let from = match store.position(device, &list, &window.from) {
+        Ok(i) => Some(i),
+        // Before its first snapshot: the device is new since then.
+        Err(StoreError::NothingBefore { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let planned = Planned {
+        device: device.to_owned(),
+        list,
+        from,
+        to: Some(to),
+    };
+    // Nothing collected since a time in the past: the device is missing.
+    let start = Start::Selector(window.from.clone());
+    let past = window.from.is_after(Utc::now()) == Some(false);
+    let mut problems = Vec::new();
+    let pair = resolve(store, &planned, window, &start, past, &mut problems)?;
+    Ok(super::compare(
+        pair.into_iter().collect(),
+        &window.from_label,
+        &window.to_label,
+        problems,
+    ))
+}
+
+/// Two snapshot files named directly.
+pub fn files(a: &Path, b: &Path) -> Result<Report, CodecError> {
+    let (a_side, b_side) = (Side::read(a)?, Side::read(b)?);
+    let device = if a_side.device == b_side.device {
+        b_side.device.clone()
+    } else {
+        format!("{} → {}", a_side.device, b_side.device)
+    };
+    let pair = Pair {
+        device,
+        from: Some(a_side),
+        to: Some(b_side),
+        events: Vec::new(),
+    };
+    Ok(super::compare(
+        vec![pair],
+        &a.display().to_string(),
+        &b.display().to_string(),
+        Vec::new(),
+    ))
+}
