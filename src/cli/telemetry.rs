@@ -65,10 +65,10 @@ fn rotating(path: &Path) -> Rotating {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("log directory {path}: {source}")]
+    #[error("log directory {path}: {cause}")]
     LogDir {
         path: std::path::PathBuf,
-        source: io::Error,
+        cause: io::Error,
     },
     #[error("logging: {0}")]
     Init(String),
@@ -88,9 +88,9 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), TelemetryE
     let registry = tracing_subscriber::registry().with(console);
     match log_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| TelemetryError::LogDir {
+            std::fs::create_dir_all(dir).map_err(|cause| TelemetryError::LogDir {
                 path: dir.to_owned(),
-                source,
+                cause,
             })?;
             let all = tracing_subscriber::fmt::layer()
                 .with_ansi(false)

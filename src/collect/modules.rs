@@ -30,10 +30,45 @@ pub struct Modules {
 /// Largest stdout accepted from a module (Sal's own body limit).
 const MAX_OUTPUT: u64 = contract::MAX_BODY as u64;
 
+/// Why a module's output was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    #[error("checkin modules directory {dir}: {cause}")]
+    Dir { dir: PathBuf, cause: std::io::Error },
+    #[error("cannot start: {0}")]
+    Start(std::io::Error),
+    #[error("cannot wait for it: {0}")]
+    Wait(std::io::Error),
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("{status}{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    Exit {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("printed more than 5 MiB")]
+    TooLong,
+    #[error("printed invalid JSON ({0})")]
+    Json(serde_json::Error),
+    #[error("printed JSON that is not an object of sections")]
+    NotSections,
+    #[error("may not replace the {0:?} section")]
+    Reserved(String),
+    #[error(transparent)]
+    Contract(#[from] contract::Broken),
+    #[error("section {name:?}: {cause}")]
+    Section {
+        name: String,
+        cause: serde_json::Error,
+    },
+}
+
 /// The executables to run, in order.
-fn list(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("checkin modules directory {}: {e}", dir.display()))?;
+fn list(dir: &Path) -> Result<Vec<PathBuf>, ModuleError> {
+    let entries = std::fs::read_dir(dir).map_err(|cause| ModuleError::Dir {
+        dir: dir.to_owned(),
+        cause,
+    })?;
     let mut modules: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
@@ -52,7 +87,7 @@ pub fn run(modules: &Modules, snapshot: &mut Snapshot) {
     let now = sal_time(snapshot.collected_at);
     let mut errors = Vec::new();
     match list(&modules.dir) {
-        Err(e) => errors.push(e),
+        Err(e) => errors.push(e.to_string()),
         Ok(list) if !list.is_empty() => {
             let context = context_file(snapshot);
             for module in list {
@@ -103,7 +138,7 @@ fn run_one(
     timeout: Duration,
     snapshot: &Snapshot,
     context: Option<&Path>,
-) -> Result<Vec<(String, Source)>, String> {
+) -> Result<Vec<(String, Source)>, ModuleError> {
     let device = &snapshot.device;
     let chassis = snapshot
         .checkin
@@ -142,20 +177,31 @@ fn run_one(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start: {e}"))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
+        .map_err(ModuleError::Start)?;
     // Read both pipes while waiting, so a chatty module cannot block on a full pipe.
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = (&mut stdout).take(MAX_OUTPUT + 1).read_to_end(&mut buf);
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf);
-        buf
-    });
+    let drain = |pipe: Option<Box<dyn Read + Send>>, limit: u64| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(pipe) = pipe {
+                let _ = pipe.take(limit).read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        MAX_OUTPUT + 1,
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        64 * 1024,
+    );
     let started = Instant::now();
     let status = loop {
         match child.try_wait() {
@@ -163,10 +209,10 @@ fn run_one(
             Ok(None) if started.elapsed() >= timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("timed out after {timeout:?}"));
+                return Err(ModuleError::Timeout(timeout));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("cannot wait for it: {e}")),
+            Err(e) => return Err(ModuleError::Wait(e)),
         }
     };
     let stdout = out.join().unwrap_or_default();
@@ -182,33 +228,26 @@ fn run_one(
             .into_iter()
             .rev()
             .collect();
-        return Err(format!(
-            "{status}{}",
-            if tail.is_empty() {
-                String::new()
-            } else {
-                format!(": {tail}")
-            }
-        ));
+        return Err(ModuleError::Exit {
+            status,
+            stderr: tail,
+        });
     }
     if stdout.len() as u64 > MAX_OUTPUT {
-        return Err("printed more than 5 MiB".into());
+        return Err(ModuleError::TooLong);
     }
     parse_output(&stdout, &sal_time(snapshot.collected_at))
 }
 
 /// Validates a module's stdout against Sal's contract. Dates a module left
 /// out (Sal would use "now") become `now`, the collection time.
-pub fn parse_output(stdout: &[u8], now: &str) -> Result<Vec<(String, Source)>, String> {
-    let doc: Json =
-        serde_json::from_slice(stdout).map_err(|e| format!("printed invalid JSON ({e})"))?;
-    let doc = doc
-        .as_object()
-        .ok_or("printed JSON that is not an object of sections")?;
+pub fn parse_output(stdout: &[u8], now: &str) -> Result<Vec<(String, Source)>, ModuleError> {
+    let doc: Json = serde_json::from_slice(stdout).map_err(ModuleError::Json)?;
+    let doc = doc.as_object().ok_or(ModuleError::NotSections)?;
     let mut sections = Vec::new();
     for (name, section) in doc {
         if contract::RESERVED.contains(&name.as_str()) || name == INVENTORY_SOURCE {
-            return Err(format!("may not replace the {name:?} section"));
+            return Err(ModuleError::Reserved(name.clone()));
         }
         contract::check_source(name, section)?;
         let mut section = section.clone();
@@ -234,7 +273,10 @@ pub fn parse_output(stdout: &[u8], now: &str) -> Result<Vec<(String, Source)>, S
             }
         }
         let source: Source =
-            serde_json::from_value(section).map_err(|e| format!("section {name:?}: {e}"))?;
+            serde_json::from_value(section).map_err(|cause| ModuleError::Section {
+                name: name.clone(),
+                cause,
+            })?;
         sections.push((name.clone(), source));
     }
     Ok(sections)
@@ -267,7 +309,7 @@ mod tests {
             (b"not json", "invalid JSON"),
         ] {
             let e = parse_output(bad, "2026-11-01T00:00:00Z").unwrap_err();
-            assert!(e.contains(why), "{e}");
+            assert!(e.to_string().contains(why), "{e}");
         }
     }
 }

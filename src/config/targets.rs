@@ -41,11 +41,8 @@ impl fmt::Display for RowError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetsError {
-    #[error("cannot read targets file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read targets file {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("targets file {path}: {why}")]
     Format { path: String, why: String },
 }
@@ -57,25 +54,26 @@ pub struct AddressError(String);
 
 /// Host and port of an address field; the port defaults to 161.
 pub fn split_address(address: &str) -> Result<(String, u16), AddressError> {
-    split(address).map_err(AddressError)
-}
-
-fn split(address: &str) -> Result<(String, u16), String> {
     let a = address.trim();
+    let bad = |why: String| AddressError(why);
     if a.is_empty() {
-        return Err("address is empty".into());
+        return Err(bad("address is empty".into()));
     }
-    let bad_port = |p: &str| format!("invalid port {p:?} in address {a:?}");
+    let bad_port = |p: &str| bad(format!("invalid port {p:?} in address {a:?}"));
     if let Some(rest) = a.strip_prefix('[') {
         let (host, tail) = rest
             .split_once(']')
-            .ok_or_else(|| format!("unclosed '[' in address {a:?}"))?;
+            .ok_or_else(|| bad(format!("unclosed '[' in address {a:?}")))?;
         host.parse::<std::net::Ipv6Addr>()
-            .map_err(|_| format!("{host:?} is not an IPv6 address"))?;
+            .map_err(|_| bad(format!("{host:?} is not an IPv6 address")))?;
         let port = match tail.strip_prefix(':') {
             Some(p) => p.parse().map_err(|_| bad_port(p))?,
             None if tail.is_empty() => 161,
-            None => return Err(format!("unexpected {tail:?} after ']' in address {a:?}")),
+            None => {
+                return Err(bad(format!(
+                    "unexpected {tail:?} after ']' in address {a:?}"
+                )));
+            }
         };
         return Ok((host.to_owned(), port));
     }
@@ -87,7 +85,9 @@ fn split(address: &str) -> Result<(String, u16), String> {
         None => (a, 161),
     };
     if host.parse::<std::net::Ipv4Addr>().is_err() && !valid_dns_name(host) {
-        return Err(format!("{host:?} is neither an IP address nor a DNS name"));
+        return Err(bad(format!(
+            "{host:?} is neither an IP address nor a DNS name"
+        )));
     }
     if port == 0 {
         return Err(bad_port("0"));
@@ -112,15 +112,17 @@ fn check(target: &Target) -> Result<(), String> {
     if target.name.trim().is_empty() {
         return Err("name is empty".into());
     }
-    split(&target.address).map(|_| ())
+    split_address(&target.address)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Loads targets; unusable rows come back as errors beside the good ones.
 pub fn load(path: &Path) -> Result<(Vec<Target>, Vec<RowError>), TargetsError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TargetsError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| TargetsError::Read {
         path: file.clone(),
-        source,
+        cause,
     })?;
     parse(&text, &file)
 }

@@ -453,7 +453,7 @@ pub fn compare(pairs: Vec<Pair>, from: &str, to: &str, errors: Vec<String>) -> R
 
 /// What resolving one device gave: the pair to compare (none when the
 /// device is not in the window) and problems met on the way.
-pub type Resolved = Result<(Option<Pair>, Vec<String>), String>;
+pub type Resolved = Result<(Option<Pair>, Vec<String>), crate::snapshot::store::StoreError>;
 
 /// Compares `devices`, each read by `resolve` (which picks and reads the
 /// two snapshots, or says why it cannot) on worker threads. Only the results
@@ -483,7 +483,7 @@ where
                     .for_each(|l| l.device_index = at);
                 results.push(compared);
             }
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(e.to_string()),
         }
     }
     finish(results, from, to, errors)

@@ -140,9 +140,12 @@ fn resolve(
         to: None,
         events: Vec::new(),
     };
-    if from_at == Some(to_at) {
+    // Not collected after the window started, while others were: whatever
+    // changed on it happened before the window, and its present is unknown.
+    let stale = window_saw_collections && !start.is_after(list[to_at].taken);
+    if stale || from_at == Some(to_at) {
         let side = read_side(store, planned, to_at, window, "to", &mut pair, problems)?;
-        if window_saw_collections && !start.is_after(side.collected_at) {
+        if stale {
             pair.events.push(DeviceEvent::Missing {
                 last_seen: side.collected_at,
             });
@@ -202,8 +205,7 @@ pub fn all(store: &Store, window: &Window) -> Result<Report, StoreError> {
                 &start,
                 window_saw_collections,
                 &mut problems,
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             Ok((pair, problems))
         },
         &window.from_label,

@@ -119,8 +119,10 @@ pub fn check(req: &Request<'_>, keys: Option<&[&str]>) -> Verdict {
             return Verdict::new(404, "");
         }
     }
-    if let Err(rule) = check_document(doc.as_object().expect("checked above"), &serial) {
-        return Verdict::server_error(rule);
+    if let Some(doc) = doc.as_object()
+        && let Err(rule) = check_document(doc, &serial)
+    {
+        return Verdict::server_error(rule.0);
     }
     Verdict::new(200, &format!("Sal report submitted for {serial}"))
 }
@@ -146,11 +148,28 @@ pub fn basic_auth(key: &str) -> String {
     )
 }
 
-fn check_document(doc: &Map<String, Json>, serial: &str) -> Result<(), String> {
+/// The rule of Sal's a document breaks (Sal itself answers 500 for it).
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct Broken(pub String);
+
+impl From<String> for Broken {
+    fn from(rule: String) -> Broken {
+        Broken(rule)
+    }
+}
+
+impl From<&str> for Broken {
+    fn from(rule: &str) -> Broken {
+        Broken(rule.to_owned())
+    }
+}
+
+fn check_document(doc: &Map<String, Json>, serial: &str) -> Result<(), Broken> {
     if serial.chars().count() > 100 {
-        return Err(format!(
+        return Err(Broken(format!(
             "Machine.serial {serial:?} is longer than 100 characters"
-        ));
+        )));
     }
     no_nul(&Json::Object(doc.clone()), "checkin")?;
     for (name, source) in doc {
@@ -164,35 +183,40 @@ fn check_document(doc: &Map<String, Json>, serial: &str) -> Result<(), String> {
     }
     let extra = doc["Machine"]["extra_data"]
         .as_object()
-        .expect("checked by caller");
+        .into_iter()
+        .flatten();
     for (field, value) in extra {
         match field.as_str() {
             "memory_kb" | "hd_space" | "hd_total" if !(value.is_i64() || value.is_u64()) => {
-                return Err(format!(
+                return Err(Broken(format!(
                     "Machine.extra_data.{field} must be an integer, not {value}"
-                ));
+                )));
             }
-            _ if value.is_null() => return Err(format!("Machine.extra_data.{field} is null")),
+            _ if value.is_null() => {
+                return Err(Broken(format!("Machine.extra_data.{field} is null")));
+            }
             _ => {}
         }
         if let Some(s) = value.as_str()
             && s.chars().count() > 256
         {
-            return Err(format!(
+            return Err(Broken(format!(
                 "Machine.extra_data.{field} is longer than 256 characters"
-            ));
+            )));
         }
     }
     Ok(())
 }
 
-fn no_nul(value: &Json, at: &str) -> Result<(), String> {
+fn no_nul(value: &Json, at: &str) -> Result<(), Broken> {
     match value {
-        Json::String(s) if s.contains('\0') => Err(format!("{at} contains a NUL character")),
+        Json::String(s) if s.contains('\0') => {
+            Err(Broken(format!("{at} contains a NUL character")))
+        }
         Json::Array(items) => items.iter().try_for_each(|v| no_nul(v, at)),
         Json::Object(map) => map.iter().try_for_each(|(k, v)| {
             if k.contains('\0') {
-                Err(format!("{at} has a key with a NUL character"))
+                Err(Broken(format!("{at} has a key with a NUL character")))
             } else {
                 no_nul(v, &format!("{at}.{k}"))
             }
@@ -209,63 +233,63 @@ fn is_date(text: &str) -> bool {
 }
 
 /// `value` must be a string from `allowed` (Sal's NOT NULL, max-7-character enum columns).
-fn one_of(value: Option<&Json>, allowed: &[&str], at: &str) -> Result<(), String> {
+fn one_of(value: Option<&Json>, allowed: &[&str], at: &str) -> Result<(), Broken> {
     match value.and_then(Json::as_str) {
         Some(v) if allowed.contains(&v) => Ok(()),
-        other => Err(format!("{at} {other:?} is not one of {allowed:?}")),
+        other => Err(Broken(format!("{at} {other:?} is not one of {allowed:?}"))),
     }
 }
 
 /// An optional date must parse (Sal parses it; garbage is a 500).
-fn optional_date(value: Option<&Json>, at: &str) -> Result<(), String> {
+fn optional_date(value: Option<&Json>, at: &str) -> Result<(), Broken> {
     match value {
         Some(date) if !date.as_str().is_some_and(is_date) => {
-            Err(format!("{at} {date} is not a date"))
+            Err(Broken(format!("{at} {date} is not a date")))
         }
         _ => Ok(()),
     }
 }
 
 /// One management source: what Sal's processing needs to not fail.
-pub fn check_source(name: &str, source: &Json) -> Result<(), String> {
+pub fn check_source(name: &str, source: &Json) -> Result<(), Broken> {
     if name.chars().count() > 255 {
-        return Err(format!(
+        return Err(Broken(format!(
             "source name {name:?} is longer than 255 characters"
-        ));
+        )));
     }
     let Some(source) = source.as_object() else {
-        return Err(format!("{name} is not an object"));
+        return Err(Broken(format!("{name} is not an object")));
     };
     if let Some(facts) = source.get("facts") {
         let facts = facts
             .as_object()
-            .ok_or_else(|| format!("{name}.facts is not an object"))?;
+            .ok_or_else(|| Broken::from(format!("{name}.facts is not an object")))?;
         for (fact, value) in facts {
             if value.is_null() {
-                return Err(format!("{name}.facts.{fact} is null"));
+                return Err(Broken(format!("{name}.facts.{fact} is null")));
             }
             if fact.chars().count() > 255 {
-                return Err(format!(
+                return Err(Broken(format!(
                     "{name}.facts has a name longer than 255 characters"
-                ));
+                )));
             }
         }
     }
     if let Some(messages) = source.get("messages") {
         let messages = messages
             .as_array()
-            .ok_or_else(|| format!("{name}.messages is not a list"))?;
+            .ok_or_else(|| Broken::from(format!("{name}.messages is not a list")))?;
         for (i, m) in messages.iter().enumerate() {
             let m = m
                 .as_object()
-                .ok_or_else(|| format!("{name}.messages[{i}] is not an object"))?;
+                .ok_or_else(|| Broken::from(format!("{name}.messages[{i}] is not an object")))?;
             one_of(
                 m.get("message_type"),
                 &MESSAGE_TYPES,
                 &format!("{name}.messages[{i}].message_type"),
             )?;
             if !m.get("text").is_some_and(Json::is_string) {
-                return Err(format!("{name}.messages[{i}].text is missing"));
+                return Err(Broken(format!("{name}.messages[{i}].text is missing")));
             }
             optional_date(m.get("date"), &format!("{name}.messages[{i}].date"))?;
         }
@@ -273,16 +297,16 @@ pub fn check_source(name: &str, source: &Json) -> Result<(), String> {
     if let Some(items) = source.get("managed_items") {
         let items = items
             .as_object()
-            .ok_or_else(|| format!("{name}.managed_items is not an object"))?;
+            .ok_or_else(|| Broken::from(format!("{name}.managed_items is not an object")))?;
         for (item, value) in items {
             if item.chars().count() > 255 {
-                return Err(format!(
+                return Err(Broken(format!(
                     "{name}.managed_items has a name longer than 255 characters: {item:?}"
-                ));
+                )));
             }
-            let value = value
-                .as_object()
-                .ok_or_else(|| format!("{name}.managed_items.{item} is not an object"))?;
+            let value = value.as_object().ok_or_else(|| {
+                Broken::from(format!("{name}.managed_items.{item} is not an object"))
+            })?;
             one_of(
                 value.get("status"),
                 &ITEM_STATUSES,
@@ -297,7 +321,7 @@ pub fn check_source(name: &str, source: &Json) -> Result<(), String> {
     if let Some(extra) = source.get("extra_data")
         && !extra.is_object()
     {
-        return Err(format!("{name}.extra_data is not an object"));
+        return Err(Broken(format!("{name}.extra_data is not an object")));
     }
     Ok(())
 }

@@ -10,10 +10,10 @@ use super::{FORMAT, SCHEMA, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: not a zstd-compressed snapshot ({why})")]
     NotZstd { path: PathBuf, why: String },
@@ -80,9 +80,9 @@ pub fn read(path: &Path) -> Result<Snapshot, CodecError> {
 /// document (unknown fields are skipped, which is much cheaper than
 /// building the whole tree).
 pub fn read_as<T: Stored>(path: &Path) -> Result<T, CodecError> {
-    let compressed = std::fs::read(path).map_err(|source| CodecError::Io {
+    let compressed = std::fs::read(path).map_err(|cause| CodecError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     decode(&compressed, path)
 }
@@ -120,9 +120,9 @@ pub fn decode<T: Stored>(compressed: &[u8], path: &Path) -> Result<T, CodecError
 
 /// A snapshot as the bytes of its file.
 pub fn encode(snapshot: &Snapshot, path: &Path) -> Result<Vec<u8>, CodecError> {
-    let io = |source: std::io::Error| CodecError::Io {
+    let io = |cause: std::io::Error| CodecError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     };
     let mut value = serde_json::to_value(snapshot).map_err(|e| io(e.into()))?;
     scrub_nul(&mut value);
@@ -140,7 +140,7 @@ pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), CodecError> {
         },
         _ => CodecError::Io {
             path: path.to_owned(),
-            source: e,
+            cause: e,
         },
     })
 }

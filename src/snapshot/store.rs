@@ -22,15 +22,15 @@ const LAYOUT_VERSION: &str = "2\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("snapshot store {path}: {source}")]
+    #[error("snapshot store {path}: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("snapshot store {path}: not writable: {source}")]
+    #[error("snapshot store {path}: not writable: {cause}")]
     NotWritable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("no snapshots of device {device:?} in {root}")]
     NoSnapshots { device: String, root: PathBuf },
@@ -217,15 +217,15 @@ impl Store {
 
     fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
         let path = path.to_owned();
-        move |source| StoreError::Io { path, source }
+        move |cause| StoreError::Io { path, cause }
     }
 
     /// Creates the store if needed, proves it writable and brings an older
     /// layout up to date, before any device is walked.
     pub fn ensure_writable(&self) -> Result<(), StoreError> {
-        let unwritable = |source| StoreError::NotWritable {
+        let unwritable = |cause| StoreError::NotWritable {
             path: self.root.clone(),
-            source,
+            cause,
         };
         std::fs::create_dir_all(&self.root).map_err(unwritable)?;
         let probe = self

@@ -30,13 +30,13 @@ const SYS_DESCR: [u8; 8] = [0x2b, 6, 1, 2, 1, 1, 1, 0];
 pub async fn explain(addr: SocketAddr, params: &V3Params, wait: Duration) -> Option<String> {
     let user = &params.user;
     match probe_user(addr, params, wait).await {
-        Ok(Probe::UnknownUser) => {
+        Some(Probe::UnknownUser) => {
             return Some(format!(
                 "the agent does not know user {user:?}: check SNMP_USER"
             ));
         }
-        Ok(Probe::UserKnown) => {}
-        Err(_) => return None,
+        Some(Probe::UserKnown) => {}
+        None => return None,
     }
     if params.level == SecurityLevel::NoAuthNoPriv {
         return Some(format!(
@@ -97,25 +97,24 @@ async fn auth_only(addr: SocketAddr, params: &V3Params, wait: Duration) -> AuthO
     }
 }
 
-async fn probe_user(addr: SocketAddr, params: &V3Params, wait: Duration) -> Result<Probe, String> {
+/// Asks the agent about the user alone; `None` when it does not say
+/// (no answer, unreadable answer): the diagnosis then has nothing to add.
+async fn probe_user(addr: SocketAddr, params: &V3Params, wait: Duration) -> Option<Probe> {
     let bind = if addr.is_ipv4() {
         "0.0.0.0:0"
     } else {
         "[::]:0"
     };
-    let socket = UdpSocket::bind(bind).await.map_err(|e| e.to_string())?;
-    socket.connect(addr).await.map_err(|e| e.to_string())?;
+    let socket = UdpSocket::bind(bind).await.ok()?;
+    socket.connect(addr).await.ok()?;
     let mut buf = vec![0u8; 65535];
-    let mut exchange = async |msg: Vec<u8>| -> Result<Vec<u8>, String> {
-        socket.send(&msg).await.map_err(|e| e.to_string())?;
-        let n = timeout(wait, socket.recv(&mut buf))
-            .await
-            .map_err(|_| "no answer".to_owned())?
-            .map_err(|e| e.to_string())?;
-        Ok(buf[..n].to_vec())
+    let mut exchange = async |msg: Vec<u8>| -> Option<Vec<u8>> {
+        socket.send(&msg).await.ok()?;
+        let n = timeout(wait, socket.recv(&mut buf)).await.ok()?.ok()?;
+        Some(buf[..n].to_vec())
     };
     let discovery = exchange(message(0x1001, b"", b"", b"")).await?;
-    let engine_id = engine_id(&discovery).ok_or("unreadable discovery report")?;
+    let engine_id = engine_id(&discovery)?;
     let answer = exchange(message(
         0x1002,
         &engine_id,
@@ -123,7 +122,7 @@ async fn probe_user(addr: SocketAddr, params: &V3Params, wait: Duration) -> Resu
         params.context.as_bytes(),
     ))
     .await?;
-    Ok(match usm_stat(&answer) {
+    Some(match usm_stat(&answer) {
         Some(UNKNOWN_USER_NAMES) => Probe::UnknownUser,
         Some(UNSUPPORTED_SEC_LEVELS) | None => Probe::UserKnown,
         Some(_) => Probe::UserKnown,

@@ -13,14 +13,40 @@ use crate::walk::{Oid, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnmprecError {
-    #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: io::Error },
     #[error("{path}:{line}: {why}")]
     Line {
         path: String,
         line: usize,
-        why: String,
+        why: LineError,
     },
+}
+
+/// What is wrong with one line. Offending values are shown cut short: a
+/// recording's hex strings can be kilobytes long.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("expected OID|TYPE|VALUE")]
+    Shape,
+    #[error(transparent)]
+    Oid(#[from] crate::walk::oid::OidParseError),
+    #[error("invalid {what} {}", shown(.text))]
+    Value { what: &'static str, text: String },
+    #[error("{what} out of range: {}", shown(.text))]
+    Range { what: &'static str, text: String },
+    #[error("unsupported type tag {0:?}")]
+    Tag(String),
+}
+
+fn shown(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}… ({} characters)", text.chars().count())
+    }
 }
 
 /// Parses a recording; `path` only names the source in errors.
@@ -31,16 +57,16 @@ pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |why: String| SnmprecError::Line {
+        let bad = |why: LineError| SnmprecError::Line {
             path: path.to_owned(),
             line: n + 1,
             why,
         };
         let mut parts = line.splitn(3, '|');
         let (Some(oid), Some(tag), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected OID|TYPE|VALUE".into()));
+            return Err(bad(LineError::Shape));
         };
-        let oid: Oid = oid.parse().map_err(|e| bad(format!("{e}")))?;
+        let oid: Oid = oid.parse().map_err(|e| bad(LineError::Oid(e)))?;
         let value = parse_value(tag, value).map_err(bad)?;
         walk.insert(oid, value);
     }
@@ -49,9 +75,9 @@ pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
 
 pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| SnmprecError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| SnmprecError::Io {
         path: name.clone(),
-        source,
+        cause,
     })?;
     // Recordings carry raw octets in type-4 values; keep every byte by mapping
     // non-UTF-8 files through Latin-1.
@@ -62,7 +88,7 @@ pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
     parse(&text, &name)
 }
 
-fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
+fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
     let (base, variation) = match tag.split_once(':') {
         Some((b, v)) => (b, Some(v)),
         None => (tag, None),
@@ -71,9 +97,13 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
         Some(n) => (n, true),
         None => (base, false),
     };
-    let octets = || -> Result<Vec<u8>, String> {
+    let invalid = |what: &'static str| LineError::Value {
+        what,
+        text: text.to_owned(),
+    };
+    let octets = || -> Result<Vec<u8>, LineError> {
         if is_hex {
-            unhex(text).ok_or_else(|| format!("invalid hex value {text:?}"))
+            unhex(text).ok_or_else(|| invalid("hex value"))
         } else {
             // Latin-1 back to bytes, so a recording read through `read` is byte-exact.
             Ok(text
@@ -82,27 +112,30 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
                 .collect())
         }
     };
-    let num = |what: &str| -> Result<u64, String> {
+    let num = |what: &'static str| -> Result<u64, LineError> {
         match text.trim().parse::<u64>() {
             Ok(v) => Ok(v),
             // snmpsim variation modules (e.g. `67:numeric|rate=100`) compute
             // values at run time; a recording replays them as zero.
             Err(_) if variation.is_some() => Ok(0),
-            Err(_) => Err(format!("invalid {what} {text:?}")),
+            Err(_) => Err(invalid(what)),
         }
     };
-    let u32_of = |what: &str| -> Result<u32, String> {
-        u32::try_from(num(what)?).map_err(|_| format!("{what} out of range: {text}"))
+    let u32_of = |what: &'static str| -> Result<u32, LineError> {
+        u32::try_from(num(what)?).map_err(|_| LineError::Range {
+            what,
+            text: text.to_owned(),
+        })
     };
     Ok(match number {
         "2" => Value::Integer(match text.trim().parse::<i64>() {
             Ok(v) => v,
             Err(_) if variation.is_some() => 0,
-            Err(_) => return Err(format!("invalid INTEGER {text:?}")),
+            Err(_) => return Err(invalid("INTEGER")),
         }),
         "4" => Value::OctetString(octets()?),
         "5" => Value::Null,
-        "6" => Value::ObjectIdentifier(text.parse().map_err(|e| format!("{e}"))?),
+        "6" => Value::ObjectIdentifier(text.parse()?),
         "64" => {
             let bytes = if is_hex {
                 octets()?
@@ -110,20 +143,16 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, String> {
                 text.split('.')
                     .map(|p| p.parse::<u8>())
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|_| format!("invalid IpAddress {text:?}"))?
+                    .map_err(|_| invalid("IpAddress"))?
             };
-            Value::IpAddress(
-                bytes
-                    .try_into()
-                    .map_err(|_| format!("invalid IpAddress {text:?}"))?,
-            )
+            Value::IpAddress(bytes.try_into().map_err(|_| invalid("IpAddress"))?)
         }
         "65" => Value::Counter32(u32_of("Counter32")?),
         "66" => Value::Gauge32(u32_of("Gauge32")?),
         "67" => Value::TimeTicks(u32_of("TimeTicks")?),
         "68" => Value::Opaque(octets()?),
         "70" => Value::Counter64(num("Counter64")?),
-        other => return Err(format!("unsupported type tag {other:?}")),
+        other => return Err(LineError::Tag(other.to_owned())),
     })
 }
 

@@ -564,3 +564,292 @@ fn self_diff_is_empty_and_reversed_diff_is_the_mirror() {
     }
     assert!(checked >= 33);
 }
+
+fn json_of(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.all()))
+}
+
+fn device<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+/// The same serials arriving on two devices in one window: reported on
+/// both, flagged, none lost.
+#[test]
+fn a_serial_arriving_on_two_devices_is_reported_on_each() {
+    let work = tempfile::tempdir().unwrap();
+    let store = Store::new(work.path().join("snapshots"));
+    let chassis = |s: &str| item(s, "chassis", "Chassis", "C9300-48P", "", &[]);
+    let stack = |s: &str| item(s, "module", "Stack member", "C9300-24T", "", &["Chassis"]);
+    for (dev, serial) in [
+        ("sw1", "FOC1111A1AA"),
+        ("sw2", "FOC2222A2AA"),
+        ("sw3", "FOC3333A3AA"),
+    ] {
+        write(
+            &store,
+            dev,
+            T1,
+            Status::Ok,
+            &[chassis(serial), stack(&format!("{serial}-OLD"))],
+            &[],
+        );
+    }
+    // sw1 and sw2 both report the new member; sw3 loses its member, which also shows up on both.
+    let shared = [stack("FOC9999M9MM"), stack("FOC3333A3AA-OLD")];
+    write(
+        &store,
+        "sw1",
+        T2,
+        Status::Ok,
+        &[
+            chassis("FOC1111A1AA"),
+            stack("FOC1111A1AA-OLD"),
+            shared[0].clone(),
+            shared[1].clone(),
+        ],
+        &[],
+    );
+    write(
+        &store,
+        "sw2",
+        T2,
+        Status::Ok,
+        &[
+            chassis("FOC2222A2AA"),
+            stack("FOC2222A2AA-OLD"),
+            shared[0].clone(),
+            shared[1].clone(),
+        ],
+        &[],
+    );
+    write(
+        &store,
+        "sw3",
+        T2,
+        Status::Ok,
+        &[chassis("FOC3333A3AA")],
+        &[],
+    );
+    let run = diff_cmd(work.path(), &["--all", "--format", "json"]);
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    let report = json_of(&run);
+    assert_eq!(report["stats"]["on_several_devices"], 2, "{report:#}");
+    assert_eq!(
+        report["stats"]["moved"], 0,
+        "no move can be told apart: {report:#}"
+    );
+    assert_eq!(report["stats"]["added"], 4);
+    assert_eq!(report["stats"]["removed"], 1);
+    for dev in ["sw1", "sw2"] {
+        let changes = device(&report, dev)["changes"].as_array().unwrap();
+        let keys: Vec<&str> = changes.iter().map(|c| c["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["FOC3333A3AA-OLD", "FOC9999M9MM"], "{dev}");
+        assert!(
+            changes
+                .iter()
+                .all(|c| c["kind"] == "added" && !c["elsewhere"].as_array().unwrap().is_empty())
+        );
+    }
+    let gone = &device(&report, "sw3")["changes"][0];
+    assert_eq!(gone["kind"], "removed");
+    assert_eq!(gone["elsewhere"].as_array().unwrap().len(), 2);
+    let text = diff_cmd(work.path(), &["--all"]);
+    assert!(
+        text.stdout.contains("+ FOC9999M9MM  module C9300-24T \"Stack member\"  (serial on several devices: also added on sw2 at 2026-11-02T06:00:00Z)"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("2 serials on several devices"),
+        "{}",
+        text.stdout
+    );
+}
+
+/// Devices collected at different times: a move is reported only in the
+/// order the snapshots saw it.
+#[test]
+fn a_move_is_never_reported_backwards_in_time() {
+    let work = tempfile::tempdir().unwrap();
+    let store = Store::new(work.path().join("snapshots"));
+    let chassis = |s: &str| item(s, "chassis", "Chassis", "C9300-48P", "", &[]);
+    let optic = item(
+        "FNS1111SFP1",
+        "port",
+        "Te1/1/1",
+        "SFP-10G-LR",
+        "",
+        &["Chassis"],
+    );
+    // rb got the optic early (T0b) and was not collected since; ra had it later (T1) and lost it (T3).
+    write(
+        &store,
+        "rb",
+        "2026-10-30T06:00:00Z",
+        Status::Ok,
+        &[chassis("FOC2222A2AA")],
+        &[],
+    );
+    write(
+        &store,
+        "rb",
+        "2026-10-31T06:00:00Z",
+        Status::Ok,
+        &[chassis("FOC2222A2AA"), optic.clone()],
+        &[],
+    );
+    write(
+        &store,
+        "ra",
+        T1,
+        Status::Ok,
+        &[chassis("FOC1111A1AA"), optic.clone()],
+        &[],
+    );
+    write(&store, "ra", T3, Status::Ok, &[chassis("FOC1111A1AA")], &[]);
+    let report = json_of(&diff_cmd(work.path(), &["--all", "--format", "json"]));
+    assert_eq!(report["stats"]["moved"], 0, "{report:#}");
+    assert_eq!(device(&report, "ra")["changes"][0]["kind"], "removed");
+    // rb's pair lies before the window: it is missing, not a destination.
+    assert!(
+        device(&report, "rb")["events"][0]["event"] == "missing",
+        "{report:#}"
+    );
+    // In order (rc gets it after ra last had it), it is a move.
+    let work = tempfile::tempdir().unwrap();
+    let store = Store::new(work.path().join("snapshots"));
+    write(
+        &store,
+        "ra",
+        T1,
+        Status::Ok,
+        &[chassis("FOC1111A1AA"), optic.clone()],
+        &[],
+    );
+    write(&store, "ra", T3, Status::Ok, &[chassis("FOC1111A1AA")], &[]);
+    write(&store, "rc", T1, Status::Ok, &[chassis("FOC3333A3AA")], &[]);
+    write(
+        &store,
+        "rc",
+        "2026-11-05T06:00:00Z",
+        Status::Ok,
+        &[chassis("FOC3333A3AA"), optic],
+        &[],
+    );
+    let report = json_of(&diff_cmd(work.path(), &["--all", "--format", "json"]));
+    assert_eq!(report["stats"]["moved"], 1, "{report:#}");
+    let moved = &device(&report, "rc")["changes"][0];
+    assert_eq!(
+        (
+            moved["from"]["device"].as_str(),
+            moved["to"]["device"].as_str()
+        ),
+        (Some("ra"), Some("rc"))
+    );
+}
+
+#[test]
+fn new_and_missing_are_judged_against_the_window_start() {
+    let work = tempfile::tempdir().unwrap();
+    let store = Store::new(work.path().join("snapshots"));
+    let chassis = |s: &str| item(s, "chassis", "Chassis", "C9300-48P", "", &[]);
+    write(
+        &store,
+        "old",
+        "2026-09-01T06:00:00Z",
+        Status::Ok,
+        &[chassis("FOC0000A0AA")],
+        &[],
+    );
+    for t in [T1, T2, T3] {
+        write(&store, "r1", t, Status::Ok, &[chassis("FOC1111A1AA")], &[]);
+    }
+    write(
+        &store,
+        "fresh",
+        T3,
+        Status::Ok,
+        &[chassis("FOC5555A5AA")],
+        &[],
+    );
+    let report = json_of(&diff_cmd(work.path(), &["--all", "--format", "json"]));
+    assert_eq!(
+        device(&report, "old")["events"][0]["event"],
+        "missing",
+        "collected once, long ago: {report:#}"
+    );
+    assert_eq!(device(&report, "fresh")["events"][0]["event"], "new");
+    assert_eq!(report["stats"]["new_devices"], 1);
+    assert_eq!(report["stats"]["unknown"], 0);
+    // A window that starts after the last collection: nothing changed, nothing missing.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let run = diff_cmd(work.path(), &["--all", "--from", &today, "--to", "latest"]);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(
+        run.stdout.contains("0 new, 0 missing, 0 incomplete"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains('?'), "{}", run.stdout);
+}
+
+#[test]
+fn a_corrupt_newest_snapshot_hides_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    scenario(work.path());
+    std::fs::write(
+        work.path()
+            .join("snapshots/r2/2026-11-09T00-00-00.000Z.json.zst"),
+        b"garbage",
+    )
+    .unwrap();
+    let run = diff_cmd(
+        work.path(),
+        &["--all", "--from", "2026-11-01T06", "--format", "json"],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("r2/2026-11-09T00-00-00.000Z.json.zst: not a zstd-compressed snapshot"),
+        "{}",
+        run.stderr
+    );
+    let report = json_of(&run);
+    assert_eq!(
+        device(&report, "r2")["changes"][0]["kind"],
+        "moved",
+        "{report:#}"
+    );
+    let show = Invmon::new(work.path())
+        .args(["snapshots", "show", "r2"])
+        .run();
+    assert_eq!(show.code, Some(3), "{}", show.all());
+    assert!(show.stdout.contains("FNS1111SFP1"), "{}", show.all());
+}
+
+#[test]
+fn one_device_out_of_range_is_an_error_and_a_replaced_side_is_no_difference() {
+    let work = tempfile::tempdir().unwrap();
+    scenario(work.path());
+    let run = diff_cmd(work.path(), &["r4", "--from", "latest~5"]);
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("device \"r4\" has 3 snapshots; latest~5 is out of range"),
+        "{}",
+        run.stderr
+    );
+    let run = diff_cmd(work.path(), &["r4", "--skip-failed"]);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(
+        !run.stdout.contains('!'),
+        "a passed-over snapshot is a note, not an event: {}",
+        run.stdout
+    );
+}

@@ -20,6 +20,11 @@ pub fn walks() -> PathBuf {
     fixtures().join("walks")
 }
 
+/// Recordings of shapes no public recording has, made from real ones.
+pub fn derived() -> PathBuf {
+    fixtures().join("derived")
+}
+
 /// `invmon` run in `dir` with only the environment a test gives it.
 pub struct Invmon {
     cmd: Command,
@@ -42,6 +47,15 @@ impl Invmon {
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.cmd.env(key, value);
         self
+    }
+
+    /// Starts the command with stdout piped, for a reader that stops early.
+    pub fn spawn_piped(mut self) -> Child {
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("invmon starts")
     }
 
     pub fn run(mut self) -> Run {
@@ -246,15 +260,18 @@ pub fn expected_items(recording: &str) -> Vec<invmon::inventory::Item> {
         .items
 }
 
-/// Copies fixture recordings into a fresh directory, optionally renamed.
+/// Copies fixture recordings (from walks/, else derived/) into a fresh
+/// directory, optionally renamed.
 pub fn recordings(pairs: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (from, to) in pairs {
-        std::fs::copy(
-            walks().join(format!("{from}.snmprec")),
-            dir.path().join(format!("{to}.snmprec")),
-        )
-        .unwrap();
+        let file = format!("{from}.snmprec");
+        let source = if walks().join(&file).exists() {
+            walks().join(&file)
+        } else {
+            derived().join(&file)
+        };
+        std::fs::copy(source, dir.path().join(format!("{to}.snmprec"))).unwrap();
     }
     dir
 }
