@@ -10,6 +10,8 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod diff;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod inventory;
 pub mod netbox;

@@ -6,7 +6,7 @@
 //! on one UDP port. v1/v2c is answered directly (`v2c`); v3 goes through an
 //! async-snmp agent for USM (`v3`).
 
-mod v2c;
+pub(crate) mod v2c;
 mod v3;
 
 use std::collections::HashMap;
@@ -82,6 +82,18 @@ impl Recordings {
             None => None,
         };
         Ok(Recordings { by_name, default })
+    }
+
+    /// Recordings held in memory, by community or context name.
+    pub(crate) fn from_walks(walks: Vec<(Vec<u8>, Walk)>) -> Recordings {
+        let by_name: HashMap<Vec<u8>, Arc<Walk>> = walks
+            .into_iter()
+            .map(|(name, walk)| (name, Arc::new(walk)))
+            .collect();
+        let default = (by_name.len() == 1)
+            .then(|| by_name.values().next().cloned())
+            .flatten();
+        Recordings { by_name, default }
     }
 
     pub fn len(&self) -> usize {

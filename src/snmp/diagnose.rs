@@ -129,6 +129,11 @@ async fn probe_user(addr: SocketAddr, params: &V3Params, wait: Duration) -> Opti
     })
 }
 
+/// What the diagnosis reads from an agent's report (for the fuzz target).
+pub(crate) fn read_report(msg: &[u8]) -> (Option<Vec<u8>>, Option<u8>) {
+    (engine_id(msg), usm_stat(msg))
+}
+
 fn usm_stat(msg: &[u8]) -> Option<u8> {
     msg.windows(USM_STATS_PREFIX.len() + 2)
         .find(|w| {

@@ -196,7 +196,7 @@ fn to_wire(oid: &Oid) -> Result<snmp2::Oid<'static>, SnmpError> {
 }
 
 /// Copies a borrowed PDU out of the session's receive buffer.
-fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
+pub(crate) fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
     let mut varbinds = Vec::new();
     for (name, value) in pdu.varbinds.clone() {
         let oid = Oid::from_ber(name.as_bytes())

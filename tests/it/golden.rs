@@ -26,12 +26,9 @@ fn bless() -> bool {
 fn names_in(dir: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(fixtures().join(dir))
         .unwrap()
-        .filter_map(|e| {
-            e.unwrap()
-                .path()
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "snmprec"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .collect();
     names.sort();
     names
