@@ -10,8 +10,11 @@ use crate::snmp::walk::Walker;
 use crate::snmp::{Response, Session, SessionStats, SnmpError};
 use crate::walk::{Oid, Walk, snmprec};
 
+/// A fuzz target: any bytes in, no panic out.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its corpus directory has.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("ber", ber),
     ("snmp_answer", snmp_answer),
     ("snmprec", snmprec_text),
@@ -93,10 +96,10 @@ pub fn snmp_answer(data: &[u8]) {
     let mut walker = Walker::new(10, 10_000);
     let _ = runtime.block_on(walker.walk(&mut Answering(response, 0), &subtree, &mut walk));
     for vendor in [
-        crate::inventory::vendor::Vendor::Generic,
-        crate::inventory::vendor::Vendor::Juniper,
-        crate::inventory::vendor::Vendor::Nokia,
-        crate::inventory::vendor::Vendor::Cisco,
+        crate::inventory::parsers::Vendor::Generic,
+        crate::inventory::parsers::Vendor::Juniper,
+        crate::inventory::parsers::Vendor::Nokia,
+        crate::inventory::parsers::Vendor::Cisco,
     ] {
         let _ = vendor.parse(&walk);
     }
@@ -110,9 +113,9 @@ pub fn snmprec_text(data: &[u8]) {
         Err(_) => data.iter().map(|&b| char::from(b)).collect(),
     };
     if let Ok(walk) = snmprec::parse(&text, "fuzz") {
-        let _ = crate::inventory::vendor::Vendor::choose("", None).parse(&walk);
-        let _ = crate::inventory::vendor::Vendor::Juniper.parse(&walk);
-        let _ = crate::inventory::vendor::Vendor::Nokia.parse(&walk);
+        let _ = crate::inventory::parsers::Vendor::choose("", None).parse(&walk);
+        let _ = crate::inventory::parsers::Vendor::Juniper.parse(&walk);
+        let _ = crate::inventory::parsers::Vendor::Nokia.parse(&walk);
         let mut out = Vec::new();
         let _ = snmprec::write(&walk, &mut out);
     }
@@ -127,8 +130,16 @@ pub fn snapshot(data: &[u8]) {
     for bytes in [data, compressed.as_slice()] {
         if let Ok(s) = crate::snapshot::codec::decode::<crate::snapshot::Snapshot>(bytes, path) {
             let _ = crate::ship::sal::body(&s, "key");
-            if let Some(source) = s.checkin.sources.get(crate::snapshot::checkin::INVENTORY_SOURCE) {
-                let items: Vec<_> = source.managed_items.values().filter_map(|m| m.item()).collect();
+            if let Some(source) = s
+                .checkin
+                .sources
+                .get(crate::snapshot::checkin::INVENTORY_SOURCE)
+            {
+                let items: Vec<_> = source
+                    .managed_items
+                    .values()
+                    .filter_map(|m| m.item())
+                    .collect();
                 let _ = crate::netbox::plan::merge(&items, &[]);
             }
         }

@@ -9,7 +9,7 @@ use tokio::time::timeout;
 
 use crate::config::credentials::Profile;
 use crate::config::targets::{Target, split_address};
-use crate::inventory::vendor::Vendor;
+use crate::inventory::parsers::Vendor;
 use crate::inventory::{Item, Notice};
 use crate::snapshot::Status;
 use crate::snmp::session::Snmp2Session;

@@ -1,8 +1,8 @@
-//! Hardware inventory: items as vendor parsers report them, serial hygiene,
+//! Hardware inventory: items as the vendor parsers report them, serial hygiene,
 //! and the vendor dispatch.
 
+pub mod parsers;
 pub mod serial;
-pub mod vendor;
 
 use std::collections::BTreeMap;
 

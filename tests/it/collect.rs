@@ -47,7 +47,7 @@ fn v2c_fleet_ends_in_expected_snapshots() {
             .find(|p| p.extension().is_some_and(|e| e == "snmprec"))
             .unwrap();
         let walk = invmon::walk::snmprec::read(&raw).unwrap();
-        let vendor: invmon::inventory::vendor::Vendor =
+        let vendor: invmon::inventory::parsers::Vendor =
             serde_json::from_value(serde_json::json!(facts["vendor_parser"])).unwrap();
         assert_eq!(
             sorted(vendor.parse(&walk).items),

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use invmon::inventory::vendor::Vendor;
+use invmon::inventory::parsers::Vendor;
 use invmon::walk::Oid;
 use invmon::walk::snmprec;
 use serde_json::{Value as Json, json};
