@@ -129,7 +129,8 @@ pub fn snapshot(data: &[u8]) {
     let compressed = zstd::bulk::compress(data, 1).unwrap_or_default();
     for bytes in [data, compressed.as_slice()] {
         if let Ok(s) = crate::snapshot::codec::decode::<crate::snapshot::Snapshot>(bytes, path) {
-            let _ = crate::ship::sal::body(&s, "key");
+            let _ =
+                crate::sal::document::body(&crate::sal::document::document(&s, Some(&s)), "key");
             if let Some(source) = s
                 .checkin
                 .sources

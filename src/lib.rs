@@ -14,6 +14,7 @@ pub mod diff;
 pub mod fuzzing;
 pub mod http;
 pub mod inventory;
+mod lock;
 pub mod netbox;
 mod pool;
 pub mod progress;

@@ -193,7 +193,7 @@ pub struct CollectArgs {
         env = "INVMON_OS_FAMILY",
         hide_env_values = true,
         value_name = "NAME",
-        default_value = "Network"
+        default_value = "Linux"
     )]
     os_family: String,
 }

@@ -4,7 +4,8 @@
 //! Exit codes (docs/configuration.md): 0 success; 1 the run could not be
 //! done (unreadable targets, unwritable store, unreachable NetBox, …);
 //! 2 usage or settings error; 3 the run finished but some of its work was
-//! not done (a device partial, failed or not shipped, a target row bad).
+//! not done (a device partial, failed or not shipped, a target row bad);
+//! 4 another run holds the destination (`ship` waited `--lock-wait` for it).
 //! `diff` follows diff(1): 0 no differences, 1 differences, 2 trouble.
 
 mod collect;
@@ -31,6 +32,7 @@ use crate::config::{self, ConfigError, env_file};
 pub const EXIT_FATAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 3;
+pub const EXIT_BUSY: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -101,8 +103,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
 }
 
-/// How a command ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a command ended; later variants are worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
     /// Everything asked was done (`diff`: no differences).
     Done,
@@ -110,6 +112,8 @@ pub enum Outcome {
     Differences,
     /// The run finished, but part of its work was not done.
     Incomplete,
+    /// Another run holds what this one needs (a ship to the same destination).
+    Busy,
 }
 
 /// What every command gets besides its own arguments.
@@ -273,6 +277,7 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Differences) => ExitCode::from(1),
         Ok(Outcome::Incomplete) if is_diff => ExitCode::from(2),
         Ok(Outcome::Incomplete) => ExitCode::from(EXIT_INCOMPLETE),
+        Ok(Outcome::Busy) => ExitCode::from(EXIT_BUSY),
         Err(e) => {
             eprintln!("invmon: {e:#}");
             ExitCode::from(error_code(&e, is_diff))

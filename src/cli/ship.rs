@@ -1,22 +1,25 @@
-//! `invmon ship`: send snapshots to a destination (Sal), plan first.
+//! `invmon ship`: flags and environment → destinations → the ship stage →
+//! what was shipped, and the exit code.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Args;
 use secrecy::SecretString;
-use tracing::{error, info, warn};
 
 use super::output::outln;
 use super::{Context, Outcome};
 use crate::config::{self, ConfigError};
-use crate::sal::client::Client;
-use crate::sal::contract;
-use crate::ship::ledger::Ledger;
-use crate::ship::{self, Step};
+use crate::http::RetryPolicy;
+use crate::netbox::ship::Netbox;
+use crate::sal::ship::Sal;
+use crate::ship::{self, Destination, Options, Report, ShipError};
 use crate::snapshot::store::Store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Destination {
+pub enum To {
     /// NetBox's inventory-monitor plugin (Probes)
     Netbox,
     /// A Sal server's /checkin/ endpoint
@@ -31,22 +34,61 @@ pub enum PlanFormat {
 
 #[derive(Args)]
 pub struct ShipArgs {
-    /// Where to send snapshots
-    #[arg(long, value_enum)]
-    to: Destination,
+    /// Where to send snapshots (repeatable) [default: every destination configured: NETBOX_INSTANCE_URL, SAL_URL]
+    #[arg(long, value_enum, value_name = "DEST")]
+    to: Vec<To>,
     /// Only this device
     #[arg(short = 'd', long, value_name = "NAME")]
     device: Option<String>,
     /// Show what would be sent, send nothing
     #[arg(long)]
     dry_run: bool,
-    #[command(flatten)]
-    store: super::StoreArg,
-    /// How --dry-run prints the plan
+    /// How --dry-run prints the plan (json: the plan on stdout, the summary on stderr)
     #[arg(long, value_enum, default_value = "text")]
     format: PlanFormat,
     #[command(flatten)]
+    store: super::StoreArg,
+    /// Where ship ledgers and locks live (kept outside the snapshot store)
+    #[arg(
+        long,
+        env = "INVMON_STATE_DIR",
+        hide_env_values = true,
+        value_name = "DIR",
+        default_value = "state"
+    )]
+    state_dir: PathBuf,
+    /// Seconds to wait for another ship to the same destination to finish
+    #[arg(
+        long,
+        env = "INVMON_LOCK_WAIT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "60",
+        value_parser = config::seconds_or_zero
+    )]
+    lock_wait: Duration,
+    #[command(flatten)]
     netbox: super::targets::NetboxArgs,
+    /// Seconds to wait for each NetBox answer
+    #[arg(
+        long,
+        env = "NETBOX_TIMEOUT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "120",
+        value_parser = config::seconds
+    )]
+    netbox_timeout: Duration,
+    /// Retries of a NetBox request that may be repeated (reads, time updates)
+    #[arg(
+        long,
+        env = "NETBOX_RETRIES",
+        hide_env_values = true,
+        value_name = "N",
+        default_value = "3",
+        value_parser = config::count(0..=20)
+    )]
+    netbox_retries: u32,
     /// Devices shipped to NetBox at the same time
     #[arg(
         long,
@@ -66,7 +108,13 @@ pub struct ShipArgs {
     )]
     model_excludes: Option<String>,
     /// Sal server base URL (checkins go to <URL>/checkin/)
-    #[arg(long, env = "SAL_URL", hide_env_values = true, value_name = "URL", value_parser = config::url)]
+    #[arg(
+        long,
+        env = "SAL_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = config::url
+    )]
     sal_url: Option<String>,
     /// Sal machine-group key (prefer SAL_KEY in an env file: flags show in `ps`)
     #[arg(long, env = "SAL_KEY", hide_env_values = true, value_name = "SECRET")]
@@ -103,244 +151,205 @@ pub struct ShipArgs {
     sal_retry_delay: Duration,
 }
 
-pub fn run(args: ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
-    context.start_logging(true)?;
-    match args.to {
-        Destination::Netbox => to_netbox(&args, context),
-        Destination::Sal => to_sal(&args, context),
-    }
-}
-
-fn to_netbox(args: &ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
-    let started = std::time::Instant::now();
-    let client = args.netbox.client(context)?;
-    let store = Store::new(&args.store.dir);
-    // One ledger per NetBox instance: shipping to another one starts afresh.
-    let url = args.netbox.url.clone().unwrap_or_default();
-    let host = url.trim_end_matches('/').rsplit("//").next().unwrap_or("");
-    let ledger_name = crate::snapshot::name::encode(&format!("netbox-{host}"));
-    let ledger = Ledger::load(Ledger::path(store.root(), &ledger_name))?;
-    let excludes = args
-        .model_excludes
-        .clone()
-        .or_else(|| std::env::var("entPhysicalModelName_exludes").ok())
-        .unwrap_or_default()
-        .split(',')
-        .map(|m| m.trim().to_owned())
-        .filter(|m| !m.is_empty())
-        .collect();
-    let options = crate::netbox::ship::Options {
-        model_excludes: excludes,
-        dry_run: args.dry_run,
-    };
-    let devices = match &args.device {
-        Some(d) => vec![d.clone()],
-        None => store.devices()?,
-    };
-    let (
-        mut creates,
-        mut updates,
-        mut unchanged,
-        mut requests,
-        mut snapshots,
-        mut skipped,
-        mut failed,
-    ) = (0, 0, 0, 0, 0, 0, 0);
-    let mut plans = Vec::new();
-    // Devices are independent: a bounded pool ships several at once (NetBox
-    // runs several workers); each device's own snapshots stay in order.
-    let workers = args.netbox_workers as usize;
-    let ledger = std::sync::Mutex::new(ledger);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<(
-        usize,
-        String,
-        Vec<crate::netbox::ship::Shipped>,
-        Option<String>,
-    )> = std::thread::scope(|scope| {
-        let pool: Vec<_> = (0..workers.min(devices.len().max(1)))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(dir) = devices.get(i) else { break };
-                        let (done, error) = match crate::netbox::ship::ship_device(
-                            &client, &store, &ledger, dir, &options,
-                        ) {
-                            Ok(done) => (done, None),
-                            Err((done, e)) => (done, Some(e)),
-                        };
-                        out.push((i, dir.clone(), done, error));
-                    }
-                    out
-                })
-            })
-            .collect();
-        pool.into_iter()
-            .flat_map(|w| w.join().expect("ship worker does not panic"))
-            .collect()
-    });
-    results.sort_by_key(|r| r.0);
-    for (_, dir, done, error) in results {
-        for s in &done {
-            snapshots += 1;
-            skipped += usize::from(s.status == crate::snapshot::Status::Failed);
-            creates += s.plan.creates.len();
-            updates += s.plan.updates.len();
-            unchanged += s.plan.unchanged;
-            requests += s.requests;
-            if args.format == PlanFormat::Text || !args.dry_run {
-                outln!(
-                    "{} {} {}: {} new probes, {} time updates, {} unchanged{}",
-                    if args.dry_run {
-                        "would ship"
-                    } else {
-                        "shipped"
-                    },
-                    s.device,
-                    s.snapshot,
-                    s.plan.creates.len(),
-                    s.plan.updates.len(),
-                    s.plan.unchanged,
-                    if s.status == crate::snapshot::Status::Failed {
-                        " (collection failed: nothing to write)"
-                    } else {
-                        ""
-                    }
-                );
-            }
+impl ShipArgs {
+    /// The destinations asked for, or every one configured.
+    fn destinations(&self) -> Result<Vec<To>, ConfigError> {
+        if !self.to.is_empty() {
+            let mut to = self.to.clone();
+            to.dedup();
+            return Ok(to);
         }
-        plans.extend(done);
-        if let Some(e) = error {
-            failed += 1;
-            error!(device = %dir, "Not shipped to NetBox: {e}.");
-            outln!("failed {dir}: {e}");
+        let mut to = Vec::new();
+        if self.netbox.url.is_some() {
+            to.push(To::Netbox);
+        }
+        if self.sal_url.is_some() {
+            to.push(To::Sal);
+        }
+        if to.is_empty() {
+            return Err(ConfigError::Unusable(
+                "nothing to ship to: set NETBOX_INSTANCE_URL (--netbox-url) or SAL_URL (--sal-url), or give --to".into(),
+            ));
+        }
+        Ok(to)
+    }
+
+    fn options(&self) -> Options {
+        Options {
+            only: self.device.clone(),
+            dry_run: self.dry_run,
+            workers: self.netbox_workers as usize,
+            state: self.state_dir.clone(),
+            lock_wait: self.lock_wait,
         }
     }
-    if args.dry_run && args.format == PlanFormat::Json {
-        outln!("{}", serde_json::to_string_pretty(&plans)?);
-    }
-    outln!(
-        "netbox: {snapshots} snapshots, {creates} new probes, {updates} time updates, {unchanged} unchanged, {skipped} failed collections skipped, {failed} devices failed, {requests} requests, {:.1} s{}",
-        started.elapsed().as_secs_f64(),
-        if args.dry_run { " (dry run)" } else { "" }
-    );
-    Ok(if failed == 0 {
-        Outcome::Done
-    } else {
-        Outcome::Incomplete
-    })
-}
 
-fn to_sal(args: &ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
-    context.warn_secret_flags(&[("sal_key", "--sal-key", "SAL_KEY")]);
-    let store = Store::new(&args.store.dir);
-    let mut ledger = Ledger::load(Ledger::path(store.root(), "sal"))?;
-    let steps = ship::plan(&store, &ledger, args.device.as_deref())?;
-    let client = if args.dry_run {
-        None
-    } else {
-        let url = args
+    fn netbox(&self, context: &Context<'_>) -> anyhow::Result<Netbox> {
+        let excludes = self
+            .model_excludes
+            .clone()
+            .or_else(|| std::env::var("entPhysicalModelName_exludes").ok())
+            .map(|m| config::list(&m))
+            .unwrap_or_default();
+        let policy = RetryPolicy {
+            retries: self.netbox_retries,
+            ..RetryPolicy::default()
+        };
+        let client = self.netbox.client(context, self.netbox_timeout, policy)?;
+        let url = self.netbox.url.clone().unwrap_or_default();
+        Ok(Netbox::new(client, &url, excludes, self.netbox_timeout))
+    }
+
+    fn sal(&self, context: &Context<'_>) -> anyhow::Result<Sal> {
+        context.warn_secret_flags(&[("sal_key", "--sal-key", "SAL_KEY")]);
+        let url = self
             .sal_url
             .as_deref()
             .ok_or_else(|| ConfigError::missing("SAL_URL (--sal-url)", ""))?;
-        let key = args
-            .sal_key
-            .clone()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| ConfigError::missing("SAL_KEY (--sal-key)", ""))?;
-        Some(Client::new(
+        // A dry run shows documents without the key, so it needs none.
+        let key = match self.sal_key.clone().filter(|k| !k.is_empty()) {
+            Some(k) => k,
+            None if self.dry_run => String::new(),
+            None => return Err(ConfigError::missing("SAL_KEY (--sal-key)", "").into()),
+        };
+        let policy = RetryPolicy {
+            retries: self.sal_retries,
+            backoff: self.sal_retry_delay,
+            ..RetryPolicy::default()
+        };
+        let client = crate::sal::client::Client::new(
             url,
             SecretString::from(key),
-            args.sal_timeout,
-            args.sal_retries,
-            args.sal_retry_delay,
-        ))
-    };
-    // The key goes into the body at send time; a dry run shows documents without it.
-    let key = if args.dry_run {
-        "(SAL_KEY)".to_owned()
+            self.sal_timeout,
+            policy,
+        )?;
+        Ok(Sal::new(client, url))
+    }
+
+    /// Where versions before 0.2 kept this destination's ledger.
+    fn legacy_ledger(&self, to: To) -> PathBuf {
+        let name = match to {
+            To::Netbox => {
+                let url = self.netbox.url.clone().unwrap_or_default();
+                let host = url
+                    .trim_end_matches('/')
+                    .rsplit("//")
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                crate::snapshot::name::legacy(&format!("netbox-{host}"))
+            }
+            To::Sal => "sal".to_owned(),
+        };
+        self.store.dir.join(".ledger").join(format!("{name}.json"))
+    }
+}
+
+fn print<P: serde::Serialize>(report: &Report<P>, format: PlanFormat) {
+    let verb = if report.dry_run {
+        "would ship"
     } else {
-        args.sal_key.clone().unwrap_or_default()
+        "shipped"
     };
-    let (mut sent, mut current, mut incomplete, mut failed) = (0, 0, 0, 0);
-    for step in steps {
-        match step {
-            Step::UpToDate { device, stamp } => {
-                current += 1;
-                outln!("up to date {device}: {stamp} already sent");
-            }
-            Step::NothingComplete { device } => {
-                incomplete += 1;
-                outln!("skipped {device}: no complete snapshot to send");
-            }
-            Step::Unreadable { device, error } => {
-                failed += 1;
-                error!(device = %device, "Cannot ship: {error}.");
-                outln!("failed {device}: {error}");
-            }
-            Step::Send {
-                device,
-                entry,
-                snapshot,
-            } => {
-                let (body, trimmed) = ship::sal::body(&snapshot, &key);
-                let preflight = contract::check(
-                    &contract::Request {
-                        method: "POST",
-                        path: "/checkin/",
-                        authorization: None,
-                        content_type: Some("application/json"),
-                        body: &body,
-                    },
-                    None,
-                );
-                if preflight.status != 200 {
-                    failed += 1;
-                    let why = preflight.rule.unwrap_or(preflight.body);
-                    outln!("failed {device}: the checkin breaks Sal's contract ({why}); not sent");
-                    continue;
+    if report.dry_run && format == PlanFormat::Json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+        eprintln!("{}", report.summary());
+        return;
+    }
+    for d in &report.devices {
+        for s in &d.shipped {
+            let c = s.counts;
+            let what = if report.destination == "sal" {
+                "a checkin".to_owned()
+            } else {
+                format!(
+                    "{} new probes, {} time updates, {} unchanged",
+                    c.creates, c.updates, c.unchanged
+                )
+            };
+            let note = match (s.status, s.replans) {
+                (crate::snapshot::Status::Failed, _) => {
+                    " (collection failed: nothing to write)".to_owned()
                 }
-                let size = format!("{} KB", body.len().div_ceil(1024));
-                if let Some(note) = &trimmed {
-                    warn!(device = %device, "{note}.");
-                }
-                let Some(client) = &client else {
-                    outln!(
-                        "would send {device}: snapshot {} ({size}){}",
-                        entry.stamp(),
-                        trimmed.map(|t| format!("; {t}")).unwrap_or_default()
-                    );
-                    continue;
-                };
-                match client.checkin(&body) {
-                    Ok(answer) => {
-                        ledger.record(&device, &entry.stamp())?;
-                        sent += 1;
-                        info!(device = %device, snapshot = %entry.stamp(), "Sent to Sal: {}.", answer.trim());
-                        outln!(
-                            "sent {device}: snapshot {} ({size}): {}",
-                            entry.stamp(),
-                            answer.trim()
-                        );
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        error!(device = %device, "Not sent to {}: {e}.", client.endpoint());
-                        outln!("failed {device}: {e}");
-                    }
-                }
-            }
+                (_, 0) => String::new(),
+                (_, n) => format!(" ({n} re-plans after an unknown outcome)"),
+            };
+            outln!("{verb} {} {}: {what}{note}", d.device, s.snapshot);
+        }
+        for u in &d.unreadable {
+            outln!("unreadable {}: {u} (passed over)", d.device);
+        }
+        if let Some(e) = &d.error {
+            outln!("failed {}: {e}", d.device);
         }
     }
-    outln!(
-        "sal: {sent} sent, {current} up to date, {incomplete} without a complete snapshot, {failed} failed{}",
-        if args.dry_run { " (dry run)" } else { "" }
-    );
-    Ok(if failed == 0 {
-        Outcome::Done
-    } else {
-        Outcome::Incomplete
-    })
+    outln!("{}", report.summary());
+}
+
+/// Ships to one destination. Another run holding it is its own outcome;
+/// a store or ledger that cannot be used stops the run.
+async fn ship_to<D: Destination>(
+    destination: D,
+    store: &Arc<Store>,
+    options: &Options,
+    legacy: &Path,
+    format: PlanFormat,
+) -> anyhow::Result<Outcome> {
+    let kind = destination.kind();
+    let result = ship::run(
+        Arc::new(destination),
+        store.clone(),
+        options,
+        Some(legacy),
+        Arc::new(super::progress::Bar::new("devices")),
+    )
+    .await;
+    match result {
+        Ok(report) => {
+            for d in report.devices.iter().filter(|d| d.error.is_some()) {
+                tracing::error!(device = %d.device, "Not shipped to {kind}: {}.", d.error.as_deref().unwrap_or(""));
+            }
+            print(&report, format);
+            Ok(if report.complete() {
+                Outcome::Done
+            } else {
+                Outcome::Incomplete
+            })
+        }
+        Err(ShipError::Lock(e)) => {
+            eprintln!("invmon: {kind}: {e}");
+            Ok(Outcome::Busy)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("shipping to {kind}"))),
+    }
+}
+
+pub fn run(args: ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(true)?;
+    let destinations = args.destinations()?;
+    let options = args.options();
+    let store = Arc::new(Store::new(&args.store.dir));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let mut worst = Outcome::Done;
+    for to in destinations {
+        let legacy = args.legacy_ledger(to);
+        let outcome = match to {
+            To::Netbox => {
+                let netbox = args.netbox(context)?;
+                runtime.block_on(ship_to(netbox, &store, &options, &legacy, args.format))?
+            }
+            To::Sal => {
+                let sal = args.sal(context)?;
+                runtime.block_on(ship_to(sal, &store, &options, &legacy, args.format))?
+            }
+        };
+        worst = worst.max(outcome);
+    }
+    Ok(worst)
 }

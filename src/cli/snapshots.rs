@@ -34,6 +34,15 @@ pub enum SnapshotsCommand {
         dry_run: bool,
         #[command(flatten)]
         store: super::StoreArg,
+        /// Where ship ledgers live: snapshots a destination has not received are kept
+        #[arg(
+            long,
+            env = "INVMON_STATE_DIR",
+            hide_env_values = true,
+            value_name = "DIR",
+            default_value = "state"
+        )]
+        state_dir: std::path::PathBuf,
     },
     /// One snapshot as pretty JSON on stdout
     Show {
@@ -80,6 +89,7 @@ pub fn run(command: SnapshotsCommand, context: &Context<'_>) -> anyhow::Result<O
             keep_within,
             dry_run,
             store,
+            state_dir,
         } => {
             context.start_logging(true)?;
             if keep_last.is_none() && keep_within.is_none() {
@@ -90,6 +100,7 @@ pub fn run(command: SnapshotsCommand, context: &Context<'_>) -> anyhow::Result<O
             }
             prune(
                 &Store::new(store.dir),
+                &state_dir,
                 keep_last.unwrap_or(0),
                 keep_within,
                 dry_run,
@@ -193,12 +204,13 @@ fn show(store: &Store, device: &str, at: &Selector) -> anyhow::Result<Outcome> {
 
 fn prune(
     store: &Store,
+    state: &std::path::Path,
     keep_last: usize,
     keep_within: Option<TimeDelta>,
     dry_run: bool,
 ) -> anyhow::Result<Outcome> {
     let now = chrono::Utc::now();
-    let ledgers = crate::ship::ledger::Ledger::all(store.root())?;
+    let ledgers = crate::ship::ledger::Ledger::protecting(state, store.root())?;
     let (mut removed, mut kept) = (0usize, 0usize);
     for device in store.devices()? {
         // Keep what some destination has not received yet.

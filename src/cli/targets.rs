@@ -11,7 +11,7 @@ use tracing::warn;
 use super::{Context, Outcome};
 use crate::config::{self, ConfigError};
 use crate::netbox::client::Client;
-use crate::netbox::targets::{self, Selection};
+use crate::netbox::targets::{self, CredentialSource, Selection};
 
 /// The seed tool's NetBox settings (names kept so its .env files work).
 #[derive(Args, Clone)]
@@ -46,7 +46,12 @@ pub struct NetboxArgs {
 }
 
 impl NetboxArgs {
-    pub fn client(&self, context: &Context<'_>) -> anyhow::Result<Client> {
+    pub fn client(
+        &self,
+        context: &Context<'_>,
+        timeout: Duration,
+        policy: crate::http::RetryPolicy,
+    ) -> anyhow::Result<Client> {
         context.warn_secret_flags(&[("token", "--netbox-api-token", "NETBOX_API_TOKEN")]);
         let url = self
             .url
@@ -61,9 +66,9 @@ impl NetboxArgs {
             url,
             &SecretString::from(token),
             self.verify_ssl,
-            Duration::from_secs(120),
-            3,
-        ))
+            timeout,
+            policy,
+        )?)
     }
 }
 
@@ -95,6 +100,14 @@ pub struct TargetsArgs {
         value_name = "TAGS"
     )]
     netbox_tags_exclude: Option<String>,
+    /// Fill the credentials column from NetBox: site (the site's slug), tag:PREFIX (the first tag starting with PREFIX, without it) or cf:FIELD (a custom field)
+    #[arg(
+        long,
+        env = "INVMON_CREDENTIALS_FROM",
+        hide_env_values = true,
+        value_name = "SOURCE"
+    )]
+    credentials_from: Option<CredentialSource>,
     #[command(flatten)]
     netbox: NetboxArgs,
 }
@@ -105,13 +118,22 @@ fn list(text: &Option<String>) -> Vec<String> {
 
 pub fn run(args: TargetsArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     context.start_logging(false)?;
-    let client = args.netbox.client(context)?;
+    let client = args.netbox.client(
+        context,
+        Duration::from_secs(120),
+        crate::http::RetryPolicy::default(),
+    )?;
     let selection = Selection {
         tags: list(&args.netbox_tags),
         tags_exclude: list(&args.netbox_tags_exclude),
         device: args.device.clone(),
+        credentials_from: args.credentials_from.clone(),
     };
-    let (found, skipped) = targets::fetch(&client, &selection)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let (found, skipped) = runtime.block_on(targets::fetch(&client, &selection))?;
     for s in &skipped {
         warn!("Not exported: {s}.");
     }

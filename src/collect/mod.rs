@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{SubsecRound, Utc};
-use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
 use crate::config::credentials::Profile;
@@ -135,37 +134,24 @@ pub async fn run(
 ) -> Summary {
     let started = Instant::now();
     progress.start(jobs.len() as u64);
-    let permits = Arc::new(Semaphore::new(options.parallel_jobs.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for job in jobs {
-        let (store, options, permits, progress) = (
-            store.clone(),
-            options.clone(),
-            permits.clone(),
-            progress.clone(),
-        );
-        tasks.spawn(async move {
-            // The semaphore is never closed: a permit always comes.
-            let _permit = permits.acquire_owned().await.ok();
+    let results = crate::pool::run_bounded(jobs, options.parallel_jobs, |job| {
+        let (store, options, progress) = (store.clone(), options.clone(), progress.clone());
+        async move {
             let name = job.target.name.clone();
             let run = device::collect(&job.target, &job.profile, &options.plan).await;
             let saved =
                 tokio::task::spawn_blocking(move || save(job.target, run, &store, &options)).await;
             progress.step();
+            // A panic while saving is a bug; the device counts as not saved, the others go on.
             saved.unwrap_or_else(|e| (DeviceResult::crashed(name, &e), None))
-        });
-    }
+        }
+    })
+    .await;
     let mut devices = Vec::new();
     let mut dumps = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((result, dump)) => {
-                devices.push(result);
-                dumps.extend(dump);
-            }
-            // A panic is a bug; the device counts as failed, the others go on.
-            Err(e) => error!("A device task failed: {e}."),
-        }
+    for (result, dump) in results {
+        devices.push(result);
+        dumps.extend(dump);
     }
     progress.finish();
     devices.sort_by(|a, b| a.name.cmp(&b.name));

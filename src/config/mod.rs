@@ -63,6 +63,14 @@ pub fn seconds(text: &str) -> Result<Duration, ValueError> {
     }
 }
 
+/// Zero or a positive number of seconds (a wait that may be none).
+pub fn seconds_or_zero(text: &str) -> Result<Duration, ValueError> {
+    match text.trim().trim_end_matches('s').parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => seconds(text),
+    }
+}
+
 /// A whole number in `range`, as a clap value parser.
 pub fn count(
     range: std::ops::RangeInclusive<u32>,

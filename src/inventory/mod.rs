@@ -1,6 +1,7 @@
 //! Hardware inventory: items as the vendor parsers report them, serial hygiene,
 //! and the vendor dispatch.
 
+pub mod os;
 pub mod parsers;
 pub mod serial;
 

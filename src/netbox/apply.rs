@@ -1,11 +1,9 @@
-//! Writing a plan to NetBox in bulk: one POST per batch of new probes, one
-//! PATCH per batch of time updates. Each bulk request is all-or-nothing on
-//! NetBox's side, so a batch is either written or not.
+//! Batches for writing a plan to NetBox in bulk: one POST per batch of new
+//! probes, one PATCH per batch of time updates. Each bulk request is
+//! all-or-nothing on NetBox's side, so a batch is either written or not;
+//! whether it was is what a re-plan finds out after an unknown outcome.
 
 use serde_json::Value as Json;
-
-use super::client::{Client, NetboxError};
-use super::plan::DevicePlan;
 
 pub const PROBES: &str = "api/plugins/inventory-monitor/probes/";
 /// At most this many objects per request.
@@ -31,20 +29,6 @@ pub fn batches(bodies: &[Json]) -> Vec<Vec<Json>> {
         }
     }
     out
-}
-
-/// Applies a plan; returns the number of requests made.
-pub fn apply(client: &Client, plan: &DevicePlan) -> Result<usize, NetboxError> {
-    let mut requests = 0;
-    for batch in batches(&plan.creates) {
-        client.request("POST", PROBES, Some(&Json::Array(batch)))?;
-        requests += 1;
-    }
-    for batch in batches(&plan.updates) {
-        client.request("PATCH", PROBES, Some(&Json::Array(batch)))?;
-        requests += 1;
-    }
-    Ok(requests)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
@@ -119,14 +119,10 @@ pub fn probe_fields(item: &Item, device: &DeviceRef) -> serde_json::Map<String, 
             .trim()
             .to_owned()
     };
-    let name = [
-        view("entPhysicalName"),
-        view("entPhysicalMfgName"),
-        "Unknown".to_owned(),
-    ]
-    .into_iter()
-    .find(|n| !n.is_empty())
-    .expect("a fallback name");
+    let name = [view("entPhysicalName"), view("entPhysicalMfgName")]
+        .into_iter()
+        .find(|n| !n.is_empty())
+        .unwrap_or_else(|| "Unknown".to_owned());
     let class = view("entPhysicalClass");
     let mut fields = serde_json::Map::new();
     fields.insert("serial".into(), json!(cut(&item.serial, 255)));
@@ -167,10 +163,12 @@ pub fn probe_fields(item: &Item, device: &DeviceRef) -> serde_json::Map<String, 
             .as_ref()
             .map_or(Json::Null, |(id, _)| json!(id)),
     );
-    fields.insert(
-        "discovered_data".into(),
-        serde_json::to_value(&item.ent_physical).expect("strings serialize"),
-    );
+    let discovered: serde_json::Map<String, Json> = item
+        .ent_physical
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    fields.insert("discovered_data".into(), Json::Object(discovered));
     fields
 }
 
@@ -183,6 +181,9 @@ pub struct DevicePlan {
     pub updates: Vec<Json>,
     /// Probes already at this snapshot's time (a re-run, or an interrupted run).
     pub unchanged: usize,
+    /// Parts whose latest probe is newer than this snapshot (a snapshot
+    /// shipped late, after a lost ledger): older news writes nothing.
+    pub superseded: usize,
 }
 
 fn api_time(v: &Json) -> Option<DateTime<Utc>> {
@@ -212,11 +213,17 @@ pub fn plan_device(
             latest.insert(serial, p);
         }
     }
+    // NetBox keeps microseconds: compare at the precision that is sent.
+    let seen = seen.trunc_subsecs(6);
     let time = json!(seen.to_rfc3339_opts(SecondsFormat::Micros, true));
     let mut plan = DevicePlan::default();
     for item in rows.values() {
         let fields = probe_fields(item, device);
         let existing = latest.get(fields["serial"].as_str().unwrap_or(""));
+        if existing.is_some_and(|p| api_time(&p["time"]).is_some_and(|t| t > seen)) {
+            plan.superseded += 1;
+            continue;
+        }
         let same = existing.is_some_and(|p| {
             COMPARED
                 .iter()

@@ -1,67 +1,42 @@
-//! `ship --to netbox`: every snapshot not yet shipped to this NetBox, oldest
-//! first per device, planned against the device's latest probes and applied
-//! in bulk. The ledger moves only after NetBox confirmed a snapshot's writes,
-//! and planning against live probes makes a re-run after an interruption
-//! write exactly what is still missing.
+//! NetBox as a ship destination: inventory-monitor Probes. Every snapshot
+//! not yet shipped, oldest first, is planned against the device's latest
+//! probes (the seed's rules: a new probe when anything but the time differs,
+//! else the time moves forward) and applied in bulk. Creating probes is never
+//! repeated blindly: after an unknown outcome the stage re-reads the probes,
+//! and the plan shows what is still missing.
 
 use serde_json::Value as Json;
 
 use super::apply::{self, PROBES};
-use super::client::{Client, NetboxError};
+use super::client::{Client, instance_key};
 use super::plan::{self, DevicePlan, DeviceRef};
 use crate::inventory::Item;
-use crate::ship::ledger::Ledger;
+use crate::ship::{Backlog, Counts, Destination, ShipError};
+use crate::snapshot::Snapshot;
 use crate::snapshot::checkin::{INVENTORY_SOURCE, ItemStatus};
-use crate::snapshot::store::Store;
-use crate::snapshot::{Snapshot, Status, codec};
 
-pub struct Options {
-    pub model_excludes: Vec<String>,
-    pub dry_run: bool,
+pub struct Netbox {
+    client: Client,
+    instance: String,
+    model_excludes: Vec<String>,
+    /// The request timeout: NetBox may still be carrying out a request
+    /// that long after it was sent.
+    settle: std::time::Duration,
 }
 
-/// One snapshot's outcome, for the report.
-#[derive(Debug, serde::Serialize)]
-pub struct Shipped {
-    pub device: String,
-    pub snapshot: String,
-    pub status: Status,
-    pub plan: DevicePlan,
-    pub requests: usize,
-}
-
-/// Where a snapshot's device is in NetBox: by its netbox_id, else by exact name.
-pub fn find_device(client: &Client, snapshot: &Snapshot) -> Result<DeviceRef, String> {
-    let name = &snapshot.device.name;
-    let found = match snapshot.device.netbox_id {
-        Some(id) => client
-            .request("GET", &format!("api/dcim/devices/{id}/"), None)
-            .map(|d| vec![d]),
-        None => client
-            .get_all(&format!(
-                "api/dcim/devices/?name={}&limit=1000",
-                super::targets::encode(name)
-            ))
-            .map(|list| {
-                list.into_iter()
-                    .filter(|d| d["name"].as_str() == Some(name))
-                    .collect()
-            }),
-    };
-    let found = found.map_err(|e| match e {
-        NetboxError::Refused { status: 404, .. } => format!(
-            "NetBox has no device with id {:?} (snapshot device {name:?})",
-            snapshot.device.netbox_id
-        ),
-        other => other.to_string(),
-    })?;
-    match found.as_slice() {
-        [one] => DeviceRef::from_api(one)
-            .ok_or_else(|| format!("NetBox device {name:?} has no id or name")),
-        [] => Err(format!("NetBox has no device named {name:?}")),
-        _ => Err(format!(
-            "NetBox has several devices named {name:?}; give targets a netbox_id"
-        )),
+impl Netbox {
+    pub fn new(
+        client: Client,
+        url: &str,
+        model_excludes: Vec<String>,
+        settle: std::time::Duration,
+    ) -> Netbox {
+        Netbox {
+            client,
+            instance: instance_key(url),
+            model_excludes,
+            settle,
+        }
     }
 }
 
@@ -80,74 +55,126 @@ fn present_items(snapshot: &Snapshot) -> Vec<Item> {
         .unwrap_or_default()
 }
 
-/// Ships one device's backlog; stops at its first error (later snapshots
-/// must not overtake an unshipped earlier one).
-pub fn ship_device(
-    client: &Client,
-    store: &Store,
-    ledger: &std::sync::Mutex<Ledger>,
-    device_dir: &str,
-    options: &Options,
-) -> Result<Vec<Shipped>, (Vec<Shipped>, String)> {
-    let mut done = Vec::new();
-    let entries = store
-        .list(device_dir)
-        .map_err(|e| (Vec::new(), e.to_string()))?;
-    let mut device: Option<DeviceRef> = None;
-    for entry in entries {
-        let stamp = entry.stamp();
-        let snapshot = match codec::read(&entry.path) {
-            Ok(s) => s,
-            Err(e) => return Err((done, e.to_string())),
-        };
-        let last = ledger
-            .lock()
-            .expect("ledger lock")
-            .devices
-            .get(&snapshot.device.name)
-            .map(|s| s.snapshot.clone())
-            .unwrap_or_default();
-        if stamp <= last {
-            continue;
-        }
-        let mut shipped = Shipped {
-            device: snapshot.device.name.clone(),
-            snapshot: stamp.clone(),
-            status: snapshot.outcome.status,
-            plan: DevicePlan::default(),
-            requests: 0,
-        };
-        // A failed collection says nothing about the hardware: nothing to write.
-        if snapshot.outcome.status != Status::Failed {
-            if device.is_none() {
-                device = Some(
-                    find_device(client, &snapshot).map_err(|e| (std::mem::take(&mut done), e))?,
-                );
+/// Where a snapshot's device is in NetBox: by its netbox_id (which must be
+/// a device of that name), else by exact name.
+pub async fn find_device(client: &Client, snapshot: &Snapshot) -> Result<DeviceRef, ShipError> {
+    let name = &snapshot.device.name;
+    let found = match snapshot.device.netbox_id {
+        Some(id) => match client.get(&format!("api/dcim/devices/{id}/")).await {
+            Ok(d) => vec![d],
+            Err(e) if e.is_not_found() => {
+                return Err(ShipError::Device(format!(
+                    "NetBox has no device with id {id} (the targets row of {name:?} says netbox_id {id})"
+                )));
             }
-            let dev = device.as_ref().expect("found above");
-            let items = present_items(&snapshot);
-            let rows = plan::merge(&items, &options.model_excludes);
-            let probes: Vec<Json> = client
-                .get_all(&format!("{PROBES}?device_id={}&latest_only_per_device=true&limit=1000&omit=discovered_data", dev.id))
-                .map_err(|e| (std::mem::take(&mut done), e.to_string()))?;
-            shipped.plan = plan::plan_device(&rows, &probes, dev, snapshot.collected_at);
-            shipped.requests = 1;
-            if options.dry_run {
-                done.push(shipped);
-                // Later snapshots would be planned against probes this one has not written.
-                break;
+            Err(e) => return Err(e.into()),
+        },
+        None => client
+            .get_all(&format!(
+                "api/dcim/devices/?name={}&limit=1000",
+                super::targets::encode(name)
+            ))
+            .await?
+            .into_iter()
+            .filter(|d| d["name"].as_str() == Some(name))
+            .collect(),
+    };
+    match found.as_slice() {
+        [one] => {
+            let device = DeviceRef::from_api(one).ok_or_else(|| {
+                ShipError::Device(format!("NetBox device {name:?} has no id or name"))
+            })?;
+            if device.name != *name {
+                return Err(ShipError::Device(format!(
+                    "netbox_id {} is NetBox device {:?}, not {name:?}: fix the targets row (nothing shipped)",
+                    device.id, device.name
+                )));
             }
-            shipped.requests += apply::apply(client, &shipped.plan)
-                .map_err(|e| (std::mem::take(&mut done), e.to_string()))?;
+            Ok(device)
         }
-        if !options.dry_run {
-            ledger
-                .lock()
-                .expect("ledger lock")
-                .record(&snapshot.device.name, &stamp)
-                .map_err(|e| (std::mem::take(&mut done), e.to_string()))?;
-        }
-        done.push(shipped);
+        [] => Err(ShipError::Device(format!(
+            "NetBox has no device named {name:?}"
+        ))),
+        _ => Err(ShipError::Device(format!(
+            "NetBox has several devices named {name:?}; give targets a netbox_id"
+        ))),
     }
-    Ok(done)
+}
+
+impl Destination for Netbox {
+    type Device = DeviceRef;
+    type Plan = DevicePlan;
+
+    fn kind(&self) -> &'static str {
+        "netbox"
+    }
+
+    fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn backlog(&self) -> Backlog {
+        Backlog::Every
+    }
+
+    fn settle(&self) -> std::time::Duration {
+        self.settle
+    }
+
+    async fn device(&self, snapshot: &Snapshot) -> Result<DeviceRef, ShipError> {
+        find_device(&self.client, snapshot).await
+    }
+
+    async fn plan(
+        &self,
+        device: &DeviceRef,
+        snapshot: &Snapshot,
+        _last_sent: Option<&Snapshot>,
+    ) -> Result<DevicePlan, ShipError> {
+        let items = present_items(snapshot);
+        let rows = plan::merge(&items, &self.model_excludes);
+        let probes: Vec<Json> = self
+            .client
+            .get_all(&format!(
+                "{PROBES}?device_id={}&latest_only_per_device=true&limit=1000&omit=discovered_data",
+                device.id
+            ))
+            .await?;
+        Ok(plan::plan_device(
+            &rows,
+            &probes,
+            device,
+            snapshot.collected_at,
+        ))
+    }
+
+    fn counts(plan: &DevicePlan) -> Counts {
+        Counts {
+            creates: plan.creates.len(),
+            updates: plan.updates.len(),
+            unchanged: plan.unchanged,
+            superseded: plan.superseded,
+            documents: 0,
+        }
+    }
+
+    async fn apply(
+        &self,
+        _device: &DeviceRef,
+        plan: &DevicePlan,
+        before_once: &(dyn Fn() -> Result<(), ShipError> + Sync),
+    ) -> Result<(), ShipError> {
+        for batch in apply::batches(&plan.creates) {
+            before_once()?;
+            self.client.post(PROBES, &Json::Array(batch)).await?;
+        }
+        for batch in apply::batches(&plan.updates) {
+            self.client.patch(PROBES, &Json::Array(batch)).await?;
+        }
+        Ok(())
+    }
+
+    fn requests(&self) -> (u64, u64, u64) {
+        self.client.counters().get()
+    }
 }

@@ -1,89 +1,119 @@
-//! Posting checkins to a Sal server.
+//! Posting checkins to a Sal server over the shared HTTP client.
+//!
+//! A checkin is safe to send twice: Sal replaces the machine's facts and
+//! items with the document's and writes item history only on a status
+//! change, so the same document again changes nothing but `last_checkin`.
+//! It is therefore retried like any idempotent request.
 
 use std::time::Duration;
 
+use reqwest::Method;
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PostError {
-    /// Sal refused the document; sending it again will not help.
-    #[error("Sal answered {status}: {body}")]
-    Refused { status: u16, body: String },
-    /// No usable answer after every retry.
-    #[error("{0}")]
-    Unavailable(String),
+use crate::http::{self, HttpError, RetryPolicy, Safety};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SalError {
+    #[error("Sal refused the machine-group key (401): check SAL_KEY (--sal-key)")]
+    BadKey,
+    #[error(
+        "{url} answered 404: no machine group has this key (SAL_KEY), or SAL_URL (--sal-url) is not Sal's address"
+    )]
+    NotFound { url: String },
+    #[error("Sal refused the checkin ({status}): {line}")]
+    Refused { status: u16, line: String },
+    #[error(transparent)]
+    Http(#[from] HttpError),
+}
+
+impl SalError {
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, SalError::Http(HttpError::Unknown { .. }))
+    }
 }
 
 pub struct Client {
-    agent: ureq::Agent,
+    http: http::Client,
     url: String,
     key: SecretString,
-    retries: u32,
-    backoff: Duration,
+}
+
+/// Sal's base URL, also when given with the endpoint (`…/checkin/`).
+pub fn base_url(url: &str) -> String {
+    let base = url.trim().trim_end_matches('/');
+    base.strip_suffix("/checkin").unwrap_or(base).to_owned()
 }
 
 impl Client {
-    /// `url` is the server's base URL; checkins go to `<url>/checkin/`.
     pub fn new(
         url: &str,
         key: SecretString,
         timeout: Duration,
-        retries: u32,
-        backoff: Duration,
-    ) -> Client {
-        let agent = crate::http::agent(timeout, true);
-        Client {
-            agent,
-            url: format!("{}/checkin/", url.trim_end_matches('/')),
+        policy: RetryPolicy,
+    ) -> Result<Client, SalError> {
+        Ok(Client {
+            http: http::Client::new(timeout, true, policy)?,
+            url: format!("{}/checkin/", base_url(url)),
             key,
-            retries,
-            backoff,
-        }
+        })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.url
     }
 
-    /// Posts one checkin document; retries connection errors and 5xx with
-    /// doubling delays. Returns Sal's answer text.
-    pub fn checkin(&self, body: &[u8]) -> Result<String, PostError> {
-        let auth = super::contract::basic_auth(self.key.expose_secret());
-        let mut delay = self.backoff;
-        let mut last = String::new();
-        for attempt in 0..=self.retries {
-            if attempt > 0 {
-                std::thread::sleep(delay);
-                delay *= 2;
-            }
-            let sent = self
-                .agent
-                .post(&self.url)
-                .header("Authorization", &auth)
-                .header("Content-Type", "application/json")
-                .send(body);
-            match sent {
-                Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let text = response.body_mut().read_to_string().unwrap_or_default();
-                    match status {
-                        200..=299 => return Ok(text),
-                        500..=599 => last = format!("Sal answered {status}: {}", text.trim()),
-                        _ => {
-                            return Err(PostError::Refused {
-                                status,
-                                body: text.trim().to_owned(),
-                            });
-                        }
-                    }
-                }
-                // Transport errors never carry the Authorization header.
-                Err(e) => last = format!("{}: {e}", self.url),
-            }
+    pub fn key(&self) -> &SecretString {
+        &self.key
+    }
+
+    pub fn counters(&self) -> &http::Counters {
+        &self.http.counters
+    }
+
+    /// Posts one checkin document; returns Sal's answer text.
+    pub async fn checkin(&self, body: Vec<u8>) -> Result<String, SalError> {
+        let mut auth =
+            HeaderValue::from_str(&super::contract::basic_auth(self.key.expose_secret()))
+                .map_err(|_| SalError::BadKey)?;
+        auth.set_sensitive(true);
+        let headers = [
+            ("authorization", auth),
+            ("content-type", HeaderValue::from_static("application/json")),
+        ];
+        match self
+            .http
+            .send(
+                Method::POST,
+                &self.url,
+                &headers,
+                Some(body),
+                Safety::Idempotent,
+            )
+            .await
+        {
+            Ok(answer) => Ok(http::one_line(&answer.body)),
+            Err(HttpError::Refused { status: 401, .. }) => Err(SalError::BadKey),
+            Err(HttpError::Refused { status: 404, .. }) => Err(SalError::NotFound {
+                url: self.url.clone(),
+            }),
+            Err(HttpError::Refused { status, line, .. }) => Err(SalError::Refused { status, line }),
+            Err(e) => Err(e.into()),
         }
-        Err(PostError::Unavailable(format!(
-            "{last} (after {} attempts)",
-            self.retries + 1
-        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_endpoint_is_never_doubled() {
+        for url in [
+            "https://sal.example",
+            "https://sal.example/",
+            "https://sal.example/checkin/",
+            "https://sal.example/checkin",
+        ] {
+            assert_eq!(super::base_url(url), "https://sal.example", "{url}");
+        }
     }
 }

@@ -88,7 +88,12 @@ pub fn check(req: &Request<'_>, keys: Option<&[&str]>) -> Verdict {
             rule: Some(format!("body of {} bytes is over 5 MiB", req.body.len())),
         };
     }
-    let Ok(doc) = serde_json::from_slice::<Json>(req.body) else {
+    // Sal decodes the body as UTF-8 before parsing; a UnicodeDecodeError
+    // (gzip, Latin-1) is not the JSON error it catches, so it is a 500.
+    let Ok(text) = std::str::from_utf8(req.body) else {
+        return Verdict::server_error("the body is not UTF-8 (compressed?)".into());
+    };
+    let Ok(doc) = serde_json::from_str::<Json>(text) else {
         return Verdict::new(400, "Checkin has invalid JSON!");
     };
     let Some(machine) = doc.as_object().and_then(|d| d.get("Machine")) else {
@@ -324,6 +329,67 @@ pub fn check_source(name: &str, source: &Json) -> Result<(), Broken> {
         return Err(Broken(format!("{name}.extra_data is not an object")));
     }
     Ok(())
+}
+
+/// Sal's item history (`ManagedItemHistory`), per machine serial: a row per
+/// status change, `recorded` = the item's `date_managed`, unique on
+/// (machine, item, source, recorded). A status change whose date repeats an
+/// existing row's fails the whole checkin with a 500, and so does every
+/// later checkin that repeats it.
+/// (machine serial, source, item name).
+type ItemKey = (String, String, String);
+/// (status, recorded).
+type HistoryRow = (String, chrono::DateTime<chrono::Utc>);
+
+#[derive(Clone, Debug, Default)]
+pub struct Histories {
+    rows: std::collections::HashMap<ItemKey, Vec<HistoryRow>>,
+}
+
+impl Histories {
+    /// Records what an accepted checkin adds; `Err` is the rule Sal's
+    /// database would enforce with an IntegrityError.
+    pub fn record(&mut self, serial: &str, doc: &Json) -> Result<(), Broken> {
+        let mut added = Vec::new();
+        for (source, value) in doc.as_object().into_iter().flatten() {
+            let Some(items) = value.get("managed_items").and_then(Json::as_object) else {
+                continue;
+            };
+            for (name, item) in items {
+                let status = item["status"].as_str().unwrap_or("UNKNOWN").to_owned();
+                let recorded = item["date_managed"]
+                    .as_str()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                    .map_or_else(chrono::Utc::now, |d| d.with_timezone(&chrono::Utc));
+                let key = (serial.to_owned(), source.clone(), name.clone());
+                let rows = self.rows.get(&key).map(Vec::as_slice).unwrap_or_default();
+                let latest = rows.iter().max_by_key(|(_, at)| *at);
+                if latest.is_some_and(|(s, _)| *s == status) {
+                    continue;
+                }
+                if rows.iter().any(|(_, at)| *at == recorded) {
+                    return Err(Broken(format!(
+                        "duplicate key value violates unique constraint: Key (machine, name, management_source, recorded)=({serial}, {name}, {source}, {recorded}) already exists"
+                    )));
+                }
+                added.push((key, (status, recorded)));
+            }
+        }
+        // Sal creates the rows in bulk: none on error.
+        for (key, row) in added {
+            self.rows.entry(key).or_default().push(row);
+        }
+        Ok(())
+    }
+
+    /// The serial Sal files a checkin under.
+    pub fn serial_of(doc: &Json) -> String {
+        normalize_serial(
+            doc["Machine"]["extra_data"]["serial"]
+                .as_str()
+                .unwrap_or(""),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -1,78 +1,592 @@
-//! Shipping snapshots to destinations, plan first, then apply: the plan says
-//! which snapshot goes where (shown by `--dry-run`); applying sends it and
-//! records it in the destination's ledger, so a re-run sends nothing new.
+//! Shipping snapshots to a destination, plan first, then apply, exactly once.
+//!
+//! What every destination shares lives here: which snapshots each device
+//! still owes (the ledger), oldest first, with bounded concurrency across
+//! devices; one writer per destination (a lock); dry runs at the write
+//! boundary; a write whose outcome is unknown re-planned against the
+//! destination's state, never repeated blindly; progress and the summary.
+//! A destination (NetBox, Sal) only says how to find a device, plan one
+//! snapshot against what it holds, and apply that plan.
 
 pub mod ledger;
-pub mod sal;
 
-use crate::snapshot::Status;
-use crate::snapshot::store::{Entry, Store};
-use crate::snapshot::{Snapshot, codec};
-use ledger::Ledger;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// What to do for one device.
-#[derive(Debug)]
-pub enum Step {
-    /// Send this snapshot (the newest complete one, newer than the last sent).
-    Send {
-        device: String,
-        entry: Entry,
-        snapshot: Box<Snapshot>,
-    },
-    /// The newest complete snapshot was already sent.
-    UpToDate { device: String, stamp: String },
-    /// No complete snapshot to send: sending an incomplete one would make
-    /// the destination forget parts that were simply not read.
-    NothingComplete { device: String },
-    /// A snapshot that should be considered could not be read.
-    Unreadable { device: String, error: String },
+use serde::Serialize;
+
+use crate::lock::{self, LockError};
+use crate::netbox::client::NetboxError;
+use crate::progress::Progress;
+use crate::snapshot::store::{Entry, Store, StoreError};
+use crate::snapshot::{Snapshot, Status};
+use ledger::{Ledger, LedgerError};
+
+/// Which of a device's unshipped snapshots a destination receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backlog {
+    /// Every one, oldest first (NetBox keeps the history).
+    Every,
+    /// Only the newest complete one (Sal keeps the present state).
+    NewestComplete,
 }
 
-/// Plans one shipment per device (optionally only `only`). Never picks an
-/// older snapshot than the one the ledger records.
-pub fn plan(
-    store: &Store,
-    ledger: &Ledger,
-    only: Option<&str>,
-) -> Result<Vec<Step>, crate::snapshot::store::StoreError> {
-    let devices = match only {
-        Some(d) => vec![d.to_owned()],
-        None => store.devices()?,
-    };
-    let mut steps = Vec::new();
-    for dir in devices {
-        let list = store.list(&dir)?;
-        let mut step = Step::NothingComplete {
-            device: dir.clone(),
-        };
-        for entry in list.iter().rev() {
-            match codec::read(&entry.path) {
-                Ok(s) if s.outcome.status == Status::Ok => {
-                    let device = s.device.name.clone();
-                    step = match ledger.devices.get(&device) {
-                        Some(sent) if sent.snapshot >= entry.stamp() => Step::UpToDate {
-                            device,
-                            stamp: sent.snapshot.clone(),
-                        },
-                        _ => Step::Send {
-                            device,
-                            entry: entry.clone(),
-                            snapshot: Box::new(s),
-                        },
-                    };
-                    break;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    step = Step::Unreadable {
-                        device: dir.clone(),
-                        error: e.to_string(),
-                    };
-                    break;
-                }
+/// What a plan writes, for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub creates: usize,
+    pub updates: usize,
+    pub unchanged: usize,
+    /// Parts the destination already knows from a newer snapshot.
+    pub superseded: usize,
+    /// Documents sent (Sal).
+    pub documents: usize,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.creates += o.creates;
+        self.updates += o.updates;
+        self.unchanged += o.unchanged;
+        self.superseded += o.superseded;
+        self.documents += o.documents;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    #[error(transparent)]
+    Netbox(#[from] NetboxError),
+    #[error(transparent)]
+    Sal(#[from] crate::sal::client::SalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The destination has no such device, or another one under that id.
+    #[error("{0}")]
+    Device(String),
+    /// The document breaks a rule of the destination's.
+    #[error("{0}")]
+    Contract(String),
+    #[error("{what} stayed unknown after {replans} re-plans; nothing more was sent")]
+    StillUnknown { what: String, replans: u32 },
+}
+
+impl ShipError {
+    /// The write may have been carried out: re-read and re-plan.
+    fn is_unknown(&self) -> bool {
+        match self {
+            ShipError::Netbox(e) => e.is_unknown(),
+            ShipError::Sal(e) => e.is_unknown(),
+            _ => false,
+        }
+    }
+}
+
+/// A destination: how to find a device, plan a snapshot against what the
+/// destination holds, and write the plan.
+pub trait Destination: Send + Sync + 'static {
+    /// The destination's handle on one device (NetBox: its id and site).
+    type Device: Send + Sync + 'static;
+    type Plan: Serialize + Send + Sync + 'static;
+
+    /// `netbox`, `sal`: in messages, ledger and lock names.
+    fn kind(&self) -> &'static str;
+    /// The instance, one spelling per server: ledgers and locks are per instance.
+    fn instance(&self) -> &str;
+    fn backlog(&self) -> Backlog;
+    /// Whether `plan` needs the last snapshot sent (Sal's status dates do).
+    fn needs_last_sent(&self) -> bool {
+        false
+    }
+    /// How long a write that cannot be repeated may still land after it was
+    /// sent (the request timeout); zero when every write may be repeated.
+    fn settle(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn device(
+        &self,
+        snapshot: &Snapshot,
+    ) -> impl Future<Output = Result<Self::Device, ShipError>> + Send;
+    fn plan(
+        &self,
+        device: &Self::Device,
+        snapshot: &Snapshot,
+        last_sent: Option<&Snapshot>,
+    ) -> impl Future<Output = Result<Self::Plan, ShipError>> + Send;
+    fn counts(plan: &Self::Plan) -> Counts;
+    /// Writes the plan, calling `before_once` before each write that cannot
+    /// be repeated (so that the stage can note it in the ledger first).
+    fn apply(
+        &self,
+        device: &Self::Device,
+        plan: &Self::Plan,
+        before_once: &(dyn Fn() -> Result<(), ShipError> + Sync),
+    ) -> impl Future<Output = Result<(), ShipError>> + Send;
+    /// Requests, retries and unknown outcomes so far.
+    fn requests(&self) -> (u64, u64, u64);
+}
+
+pub struct Options {
+    /// Only this device.
+    pub only: Option<String>,
+    pub dry_run: bool,
+    /// Devices shipped at the same time.
+    pub workers: usize,
+    /// Where ledgers and locks live (outside the store).
+    pub state: PathBuf,
+    /// How long to wait for another run shipping to the same destination.
+    pub lock_wait: Duration,
+}
+
+/// Re-plans after unknown outcomes, per snapshot, before giving up.
+const MAX_REPLANS: u32 = 3;
+
+/// One snapshot's outcome.
+#[derive(Debug, Serialize)]
+pub struct Shipped<P> {
+    pub snapshot: String,
+    pub status: Status,
+    pub counts: Counts,
+    pub replans: u32,
+    /// The plan itself, in dry runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<P>,
+}
+
+/// One device's outcome.
+#[derive(Debug, Serialize)]
+pub struct DeviceReport<P> {
+    pub device: String,
+    pub shipped: Vec<Shipped<P>>,
+    /// Unshipped snapshots not planned in a dry run (they wait for the first).
+    pub waiting: usize,
+    /// Snapshots passed over because they cannot be read, by path and reason.
+    pub unreadable: Vec<String>,
+    /// Why the device stopped short, if it did.
+    pub error: Option<String>,
+}
+
+impl<P> DeviceReport<P> {
+    fn new(device: &str) -> Self {
+        DeviceReport {
+            device: device.to_owned(),
+            shipped: Vec::new(),
+            waiting: 0,
+            unreadable: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.unreadable.is_empty()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report<P> {
+    pub destination: String,
+    pub instance: String,
+    pub dry_run: bool,
+    pub devices: Vec<DeviceReport<P>>,
+    pub requests: u64,
+    pub retries: u64,
+    pub replans: u64,
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+impl<P> Report<P> {
+    pub fn complete(&self) -> bool {
+        self.devices.iter().all(DeviceReport::complete)
+    }
+
+    /// The one-line summary.
+    pub fn summary(&self) -> String {
+        let mut counts = Counts::default();
+        let (mut snapshots, mut failed_collections, mut waiting, mut unreadable) = (0, 0, 0, 0);
+        for d in &self.devices {
+            for s in &d.shipped {
+                snapshots += 1;
+                failed_collections += usize::from(s.status == Status::Failed);
+                counts += s.counts;
+            }
+            waiting += d.waiting;
+            unreadable += d.unreadable.len();
+        }
+        let failed = self.devices.iter().filter(|d| d.error.is_some()).count();
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![if self.dry_run {
+            format!(
+                "{} planned (the next of each device)",
+                plural(snapshots, "snapshot", "snapshots")
+            )
+        } else {
+            format!("{} shipped", plural(snapshots, "snapshot", "snapshots"))
+        }];
+        if self.destination == "sal" {
+            parts.push(plural(counts.documents, "checkin", "checkins"));
+        } else {
+            parts.push(plural(counts.creates, "new probe", "new probes"));
+            parts.push(plural(counts.updates, "time update", "time updates"));
+            parts.push(format!("{} unchanged", counts.unchanged));
+            if counts.superseded > 0 {
+                parts.push(format!("{} already newer in NetBox", counts.superseded));
             }
         }
-        steps.push(step);
+        if failed_collections > 0 {
+            parts.push(format!(
+                "{} with nothing to write",
+                plural(
+                    failed_collections,
+                    "failed collection",
+                    "failed collections"
+                )
+            ));
+        }
+        if waiting > 0 {
+            parts.push(format!(
+                "{} more {} behind them",
+                waiting,
+                if waiting == 1 { "waits" } else { "wait" }
+            ));
+        }
+        if unreadable > 0 {
+            parts.push(format!(
+                "{} passed over",
+                plural(unreadable, "unreadable snapshot", "unreadable snapshots")
+            ));
+        }
+        parts.push(format!("{} failed", plural(failed, "device", "devices")));
+        parts.push(plural(self.requests as usize, "request", "requests"));
+        parts.push(plural(self.retries as usize, "retry", "retries"));
+        parts.push(plural(self.replans as usize, "re-plan", "re-plans"));
+        format!(
+            "{}{}: {}; {:.1} s",
+            self.destination,
+            if self.dry_run { " (dry run)" } else { "" },
+            parts.join(", "),
+            self.duration.as_secs_f64()
+        )
     }
-    Ok(steps)
+}
+
+/// The ledger and lock of a destination instance.
+fn names(kind: &str, instance: &str) -> String {
+    crate::snapshot::name::encode(&format!("{kind}-{instance}"))
+}
+
+/// Reads a snapshot off the runtime's threads.
+async fn read(store: &Arc<Store>, device: &str, entry: &Entry) -> Result<Snapshot, StoreError> {
+    let (store, device, entry) = (store.clone(), device.to_owned(), entry.clone());
+    tokio::task::spawn_blocking(move || store.read(&device, &entry))
+        .await
+        .unwrap_or_else(|e| {
+            Err(StoreError::Io {
+                path: PathBuf::new(),
+                cause: std::io::Error::other(e.to_string()),
+            })
+        })
+}
+
+/// Ships every device's unshipped snapshots to `destination`.
+pub async fn run<D: Destination>(
+    destination: Arc<D>,
+    store: Arc<Store>,
+    options: &Options,
+    legacy_ledger: Option<&Path>,
+    progress: Arc<dyn Progress>,
+) -> Result<Report<D::Plan>, ShipError> {
+    let started = Instant::now();
+    let name = names(destination.kind(), destination.instance());
+    let what = format!("{} {}", destination.kind(), destination.instance());
+    // A dry run writes nothing and needs no lock.
+    let _lock = if options.dry_run {
+        None
+    } else {
+        Some(lock::acquire(
+            &options.state.join(format!("{name}.lock")),
+            &what,
+            options.lock_wait,
+        )?)
+    };
+    let ledger = if options.dry_run {
+        Ledger::read(&options.state, &name)?
+    } else {
+        Ledger::open(&options.state, &name, legacy_ledger)?
+    };
+    let ledger = Arc::new(Mutex::new(ledger));
+    let devices = match &options.only {
+        Some(d) => {
+            if store.list(d)?.is_empty() {
+                return Err(StoreError::NoSnapshots {
+                    device: d.clone(),
+                    root: store.root().to_owned(),
+                }
+                .into());
+            }
+            vec![d.clone()]
+        }
+        None => store.devices()?,
+    };
+    progress.start(devices.len() as u64);
+    let replans = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reports = crate::pool::run_bounded(devices, options.workers, |device| {
+        let (destination, store, ledger, replans, progress) = (
+            destination.clone(),
+            store.clone(),
+            ledger.clone(),
+            replans.clone(),
+            progress.clone(),
+        );
+        let dry_run = options.dry_run;
+        async move {
+            let report =
+                ship_device(&*destination, &store, &ledger, &device, dry_run, &replans).await;
+            progress.step();
+            report
+        }
+    })
+    .await;
+    progress.finish();
+    let (requests, retries, _) = destination.requests();
+    let mut devices: Vec<DeviceReport<D::Plan>> = reports;
+    devices.sort_by(|a, b| a.device.cmp(&b.device));
+    Ok(Report {
+        destination: destination.kind().to_owned(),
+        instance: destination.instance().to_owned(),
+        dry_run: options.dry_run,
+        devices,
+        requests,
+        retries,
+        replans: replans.load(std::sync::atomic::Ordering::Relaxed),
+        duration: started.elapsed(),
+    })
+}
+
+/// One device's backlog. Snapshots the ledger covers are not even read.
+async fn ship_device<D: Destination>(
+    destination: &D,
+    store: &Arc<Store>,
+    ledger: &Mutex<Ledger>,
+    device: &str,
+    dry_run: bool,
+    replans: &std::sync::atomic::AtomicU64,
+) -> DeviceReport<D::Plan> {
+    let mut report = DeviceReport::new(device);
+    let entries = match store.list(device) {
+        Ok(e) => e,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    let (done, last_sent) = {
+        let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            ledger.shipped(device),
+            ledger.get(device).map(|s| s.last_sent().to_owned()),
+        )
+    };
+    let pending: Vec<Entry> = entries.into_iter().filter(|e| e.stamp() > done).collect();
+    let Some(newest) = pending.last().cloned() else {
+        return report;
+    };
+    // Sal: only the newest complete snapshot is sent; older ones are covered by it.
+    let queue: Vec<Entry> = match destination.backlog() {
+        Backlog::Every => pending,
+        Backlog::NewestComplete => {
+            let mut chosen = Vec::new();
+            for entry in pending.iter().rev() {
+                match read(store, device, entry).await {
+                    Ok(s) if s.outcome.status == Status::Ok => {
+                        chosen.push(entry.clone());
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => report.unreadable.push(e.to_string()),
+                }
+            }
+            if chosen.is_empty() && !dry_run {
+                // Nothing complete to send: done with these until a newer one comes.
+                if let Err(e) = record(ledger, device, &newest.stamp(), None) {
+                    report.error = Some(e.to_string());
+                }
+                return report;
+            }
+            chosen
+        }
+    };
+    let last_sent = match last_sent.filter(|_| destination.needs_last_sent()) {
+        Some(stamp) => store
+            .list(device)
+            .ok()
+            .and_then(|l| l.into_iter().find(|e| e.stamp() == stamp))
+            .and_then(|e| store.read(device, &e).ok()),
+        None => None,
+    };
+    // A write of a run that was killed may still be landing: wait it out,
+    // so the plan reads what the destination will hold.
+    let pending = ledger
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pending(device);
+    if let Some(until) = pending.filter(|_| !dry_run)
+        && let Ok(wait) = (until - chrono::Utc::now()).to_std()
+    {
+        tracing::info!(device = %device, "Waiting {:.0} s for a write of an interrupted run to settle.", wait.as_secs_f64());
+        tokio::time::sleep(wait).await;
+    }
+    let mut handle: Option<D::Device> = None;
+    let total = queue.len();
+    for (i, entry) in queue.into_iter().enumerate() {
+        let snapshot = match read(store, device, &entry).await {
+            Ok(s) => s,
+            // Each snapshot is a whole state: later ones still ship (docs/netbox.md).
+            Err(e) => {
+                report.unreadable.push(e.to_string());
+                continue;
+            }
+        };
+        let mut shipped = Shipped {
+            snapshot: entry.stamp(),
+            status: snapshot.outcome.status,
+            counts: Counts::default(),
+            replans: 0,
+            plan: None,
+        };
+        // A failed collection says nothing about the hardware: nothing to write.
+        if snapshot.outcome.status != Status::Failed {
+            if handle.is_none() {
+                match destination.device(&snapshot).await {
+                    Ok(h) => handle = Some(h),
+                    Err(e) => {
+                        report.error = Some(e.to_string());
+                        return report;
+                    }
+                }
+            }
+            let Some(dev) = handle.as_ref() else { break };
+            let intend = || {
+                let until = chrono::Utc::now()
+                    + chrono::TimeDelta::from_std(destination.settle()).unwrap_or_default();
+                ledger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .intend(device, until)
+                    .map_err(ShipError::from)
+            };
+            let apply = Apply {
+                dry_run,
+                before_once: &intend,
+            };
+            match plan_and_apply(
+                destination,
+                dev,
+                &snapshot,
+                last_sent.as_ref(),
+                &apply,
+                &mut shipped,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(e) => {
+                    replans.fetch_add(
+                        u64::from(shipped.replans),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    report.error = Some(e.to_string());
+                    return report;
+                }
+            }
+            replans.fetch_add(
+                u64::from(shipped.replans),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        if dry_run {
+            report.waiting = total - i - 1;
+            report.shipped.push(shipped);
+            // Later snapshots would be planned against writes this one has not made.
+            break;
+        }
+        let through = match destination.backlog() {
+            Backlog::Every => entry.stamp(),
+            Backlog::NewestComplete => newest.stamp(),
+        };
+        let sent = (snapshot.outcome.status != Status::Failed).then(|| entry.stamp());
+        if let Err(e) = record(ledger, device, &through, sent.as_deref()) {
+            report.error = Some(e.to_string());
+            return report;
+        }
+        report.shipped.push(shipped);
+    }
+    report
+}
+
+fn record(
+    ledger: &Mutex<Ledger>,
+    device: &str,
+    through: &str,
+    sent: Option<&str>,
+) -> Result<(), LedgerError> {
+    ledger
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record(device, through, sent)
+}
+
+/// How a plan is applied.
+struct Apply<'a> {
+    dry_run: bool,
+    before_once: &'a (dyn Fn() -> Result<(), ShipError> + Sync),
+}
+
+/// Plans and writes one snapshot; an unknown outcome is re-planned, once
+/// the write can no longer land, against what the destination now holds,
+/// which shows what the write did.
+async fn plan_and_apply<D: Destination>(
+    destination: &D,
+    device: &D::Device,
+    snapshot: &Snapshot,
+    last_sent: Option<&Snapshot>,
+    how: &Apply<'_>,
+    shipped: &mut Shipped<D::Plan>,
+) -> Result<(), ShipError> {
+    let dry_run = how.dry_run;
+    loop {
+        let plan = destination.plan(device, snapshot, last_sent).await?;
+        // A re-plan shows what an unknown write did; the first plan says what
+        // this snapshot changes.
+        if shipped.replans == 0 {
+            shipped.counts = D::counts(&plan);
+        }
+        if dry_run {
+            shipped.plan = Some(plan);
+            return Ok(());
+        }
+        match destination.apply(device, &plan, how.before_once).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_unknown() && shipped.replans < MAX_REPLANS => {
+                let settle = destination.settle();
+                tracing::warn!(device = %snapshot.device.name, "{e}; reading the destination again in {:.0} s, when the write can no longer land.", settle.as_secs_f64());
+                tokio::time::sleep(settle).await;
+                shipped.replans += 1;
+            }
+            Err(e) if e.is_unknown() => {
+                return Err(ShipError::StillUnknown {
+                    what: e.to_string(),
+                    replans: shipped.replans,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -67,8 +67,23 @@ impl ManagedItem {
     }
 }
 
+/// Dates in checkins: milliseconds, so that two collections in one second
+/// never give an item's two status changes one date (Sal's history is
+/// unique on it).
 pub fn sal_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The date of a status change seen at `now`: later than the item's last
+/// change (`previous`), bumped by a millisecond if the clock says otherwise.
+fn change_date(now: DateTime<Utc>, previous: Option<&str>) -> String {
+    let previous = previous
+        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+        .map(|p| p.with_timezone(&Utc));
+    match previous {
+        Some(p) if p >= now => sal_time(p + chrono::TimeDelta::milliseconds(1)),
+        _ => sal_time(now),
+    }
 }
 
 /// Everything a collection learned about one device, for the document.
@@ -139,6 +154,25 @@ fn item_key(item: &Item, used: &mut HashSet<String>) -> String {
     key
 }
 
+/// What the device is, never empty: the chassis model, else how the chassis
+/// describes itself (Juniper's box has only a description), else what
+/// sysObjectID says.
+fn machine_model(chassis: Option<&Item>, facts: &BTreeMap<String, String>) -> String {
+    let chassis_words = chassis
+        .into_iter()
+        .flat_map(|i| [&i.model, &i.description, &i.name]);
+    chassis_words
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(
+            || match facts.get("sysObjectID").filter(|s| !s.is_empty()) {
+                Some(id) => format!("unknown model (sysObjectID {id})"),
+                None => "unknown model".to_owned(),
+            },
+        )
+}
+
 pub fn build(c: &Collected<'_>) -> Checkin {
     let now = sal_time(c.at);
     let version = env!("CARGO_PKG_VERSION").to_owned();
@@ -153,13 +187,16 @@ pub fn build(c: &Collected<'_>) -> Checkin {
     let mut managed_items = BTreeMap::new();
     for item in c.items {
         let key = item_key(item, &mut used);
-        let mut data = serde_json::to_value(item).expect("items serialize");
+        let mut data = serde_json::to_value(item).unwrap_or_else(|_| Json::Object(Map::new()));
         data["type"] = Json::from(type_name(&item.class));
-        // An item already present keeps the date it was first seen.
-        let since = previous_items
-            .and_then(|m| m.get(&key))
-            .filter(|m| m.status == ItemStatus::Present)
-            .map_or_else(|| now.clone(), |m| m.date_managed.clone());
+        // An item already present keeps the date it was first seen; one that
+        // comes back gets a date after the one it was found gone.
+        let before = previous_items.and_then(|m| m.get(&key));
+        let since = match before {
+            Some(m) if m.status == ItemStatus::Present => m.date_managed.clone(),
+            Some(m) => change_date(c.at, Some(&m.date_managed)),
+            None => now.clone(),
+        };
         managed_items.insert(
             key,
             ManagedItem {
@@ -179,7 +216,7 @@ pub fn build(c: &Collected<'_>) -> Checkin {
                 managed_items.insert(
                     key.clone(),
                     ManagedItem {
-                        date_managed: now.clone(),
+                        date_managed: change_date(c.at, Some(&old.date_managed)),
                         status: ItemStatus::Absent,
                         data: old.data.clone(),
                     },
@@ -221,16 +258,18 @@ pub fn build(c: &Collected<'_>) -> Checkin {
         .unwrap_or(&c.device.name);
     machine_extra.insert("hostname".into(), truncate(hostname, 256).into());
     machine_extra.insert("os_family".into(), c.os_family.into());
-    if let Some(os) = c
+    let os = c
         .facts
         .get("sysDescr")
-        .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
-    {
-        machine_extra.insert("operating_system".into(), truncate(os, 256).into());
+        .map(|d| crate::inventory::os::short(d))
+        .unwrap_or_default();
+    if !os.is_empty() {
+        machine_extra.insert("operating_system".into(), os.into());
     }
-    if let Some(model) = chassis.map(|i| i.model.as_str()).filter(|m| !m.is_empty()) {
-        machine_extra.insert("machine_model".into(), truncate(model, 256).into());
-    }
+    machine_extra.insert(
+        "machine_model".into(),
+        truncate(&machine_model(chassis, &c.facts), 256).into(),
+    );
 
     let mut sal_extra = Map::new();
     sal_extra.insert("sal_version".into(), format!("invmon {version}").into());
@@ -339,12 +378,12 @@ mod tests {
         let inv = &day2.sources[INVENTORY_SOURCE];
         assert_eq!(
             inv.managed_items["CHAS0001"].date_managed,
-            "2026-11-01T00:00:00Z"
+            "2026-11-01T00:00:00.000Z"
         );
         assert_eq!(inv.managed_items["PSU00001"].status, ItemStatus::Absent);
         assert_eq!(
             inv.managed_items["PSU00001"].date_managed,
-            "2026-11-02T00:00:00Z"
+            "2026-11-02T00:00:00.000Z"
         );
         let s2 = snapshot(day2, Status::Ok);
 
@@ -359,6 +398,33 @@ mod tests {
                 .managed_items
                 .contains_key("PSU00001"),
             "ABSENT is kept once"
+        );
+    }
+
+    /// Gone and back within one millisecond: each change still gets its own,
+    /// later date (Sal's item history is unique on it).
+    #[test]
+    fn status_changes_in_one_instant_get_later_dates() {
+        let at = "2026-12-01T20:18:11.500Z";
+        let both = [item("CHAS0001", "chassis"), item("AGC1424U781", "port")];
+        let s1 = snapshot(run(&both, Status::Ok, None, at), Status::Ok);
+        let s2 = snapshot(run(&both[..1], Status::Ok, Some(&s1), at), Status::Ok);
+        let s3 = snapshot(run(&both, Status::Ok, Some(&s2), at), Status::Ok);
+        let date = |s: &Snapshot| {
+            let m = &s.checkin.sources[INVENTORY_SOURCE].managed_items["AGC1424U781"];
+            (m.status, m.date_managed.clone())
+        };
+        assert_eq!(
+            date(&s1),
+            (ItemStatus::Present, "2026-12-01T20:18:11.500Z".into())
+        );
+        assert_eq!(
+            date(&s2),
+            (ItemStatus::Absent, "2026-12-01T20:18:11.501Z".into())
+        );
+        assert_eq!(
+            date(&s3),
+            (ItemStatus::Present, "2026-12-01T20:18:11.502Z".into())
         );
     }
 

@@ -2,10 +2,9 @@
 //! scripts/netbox-up. `scripts/test` starts it and runs these ignored tests;
 //! a plain `cargo test` reports them ignored, and run without NetBox they fail.
 
-use invmon::netbox::client::Client;
-use secrecy::SecretString;
 use serde_json::{Value as Json, json};
 
+use crate::support::netbox_api::Api;
 use crate::support::*;
 
 fn netbox() -> (String, String) {
@@ -19,19 +18,13 @@ fn netbox() -> (String, String) {
 
 /// Builds devices in NetBox; names carry a per-test suffix so reruns never collide.
 struct Lab {
-    api: Client,
+    api: Api,
     suffix: String,
 }
 
 impl Lab {
     fn new(url: &str, token: &str) -> Lab {
-        let api = Client::new(
-            url,
-            &SecretString::from(token.to_owned()),
-            true,
-            std::time::Duration::from_secs(60),
-            2,
-        );
+        let api = Api::new(url, token);
         let suffix = format!(
             "{:x}",
             std::time::SystemTime::now()
@@ -202,7 +195,7 @@ fn targets_exports_the_seeds_selection() {
     assert_eq!(run.code, Some(0), "{}", run.all());
     let csv = std::fs::read_to_string(work.path().join("targets.csv")).unwrap();
     let expected = format!(
-        "name,address,platform,site,location,netbox_id\n{},{},{},{},,{r1}\n{},[{}],,{},,{r5}\n",
+        "name,address,platform,site,location,netbox_id,credentials\n{},{},{},{},,{r1},\n{},[{}],,{},,{r5},\n",
         lab.name("r1"),
         lab.ip4(11),
         lab.name("junos"),
@@ -213,6 +206,25 @@ fn targets_exports_the_seeds_selection() {
     );
     assert_eq!(csv, expected);
     assert!(!run.all().contains(&token));
+    // Per-region credential sets from NetBox: here, the site.
+    let by_site = Invmon::new(work.path())
+        .args([
+            "targets",
+            "--credentials-from",
+            "site",
+            "--device",
+            &lab.name("r1"),
+        ])
+        .env("NETBOX_INSTANCE_URL", &url)
+        .env("NETBOX_API_TOKEN", &token)
+        .run();
+    assert!(
+        by_site
+            .stdout
+            .ends_with(&format!(",{r1},{}\n", lab.name("prg"))),
+        "{}",
+        by_site.all()
+    );
     // The export is what collect reads.
     let (targets, errors) =
         invmon::config::targets::load(&work.path().join("targets.csv")).unwrap();
@@ -410,16 +422,16 @@ fn ship_creates_the_seeds_probes_once_and_follows_changes() {
     assert!(
         again
             .stdout
-            .contains("netbox: 0 snapshots, 0 new probes, 0 time updates"),
+            .contains("netbox: 0 snapshots shipped, 0 new probes, 0 time updates"),
         "{}",
         again.stdout
     );
 
     // A ledger lost after NetBox took the writes (an interrupted run): no duplicates.
-    let ledger = std::fs::read_dir(work.path().join("snapshots/.ledger"))
+    let ledger = std::fs::read_dir(work.path().join("state"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("netbox"))
+        .find(|p| p.to_string_lossy().ends_with(".journal"))
         .unwrap();
     std::fs::remove_file(&ledger).unwrap();
     let rerun = ship(work.path(), &url, &token);
@@ -665,7 +677,448 @@ fn ship_killed_mid_apply_reruns_to_exactly_the_clean_result() {
         "every serial's newest probe is at the last snapshot's time"
     );
     assert!(
-        !collector.path().join("snapshots/.ledger").exists(),
-        "the collector's store is untouched"
+        !collector.path().join("snapshots/.ledger").exists()
+            && !dmz.path().join("snapshots/.ledger").exists(),
+        "ledgers live beside the store, never in it"
     );
+}
+
+/// A store with one device's snapshots written as collect writes them, at
+/// the given times, each with `items(k)`.
+fn store_with(
+    dir: &std::path::Path,
+    device: &str,
+    netbox_id: Option<i64>,
+    times: &[chrono::DateTime<chrono::Utc>],
+    items: impl Fn(usize) -> Vec<invmon::inventory::Item>,
+) {
+    let store = invmon::snapshot::store::Store::new(dir.join("snapshots"));
+    for (k, at) in times.iter().enumerate() {
+        let device = invmon::snapshot::Device {
+            name: device.to_owned(),
+            netbox_id: netbox_id.map(|i| i as u64),
+            ..Default::default()
+        };
+        let (previous, _) = store.latest_ok(&device.name);
+        let items = items(k);
+        let checkin = invmon::snapshot::checkin::build(&invmon::snapshot::checkin::Collected {
+            device: &device,
+            at: *at,
+            status: invmon::snapshot::Status::Ok,
+            items: &items,
+            notices: &[],
+            facts: Default::default(),
+            os_family: "Linux",
+            previous: previous.as_ref(),
+        });
+        let outcome = invmon::snapshot::Outcome {
+            status: invmon::snapshot::Status::Ok,
+            reason: None,
+            duration_ms: 0,
+        };
+        store
+            .write(&mut invmon::snapshot::Snapshot::new(
+                *at, device, outcome, checkin,
+            ))
+            .unwrap();
+    }
+}
+
+/// (serial, part) of every probe, sorted: duplicates show as repeats.
+fn probe_keys(lab: &Lab, device: i64) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = probes(lab, device)
+        .iter()
+        .map(|p| {
+            (
+                p["serial"].as_str().unwrap_or("").to_owned(),
+                p["part"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn ship_via(work: &std::path::Path, url: &str, token: &str, extra: &[&str]) -> Run {
+    Invmon::new(work)
+        .args(["ship", "--to", "netbox", "--snapshots", "snapshots"])
+        .args(extra)
+        .env("NETBOX_INSTANCE_URL", url)
+        .env("NETBOX_API_TOKEN", token)
+        .run()
+}
+
+/// Nine parts on one device: the case.
+fn nine_items() -> Vec<invmon::inventory::Item> {
+    big_items(0).into_iter().take(9).collect()
+}
+
+#[test]
+#[ignore = "needs NetBox: scripts/test starts it"]
+fn every_fault_on_the_way_ends_in_exactly_one_probe_per_serial() {
+    use crate::support::proxy::{Fault, Proxy};
+    let (url, token) = netbox();
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("f"), "slug": lab.name("f")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let cases: [(&str, &str, &str, usize, Fault, &str); 5] = [
+        (
+            "lost",
+            "POST",
+            "/probes/",
+            1,
+            Fault::LostAnswer,
+            "1 re-plan",
+        ),
+        (
+            "reset",
+            "POST",
+            "/probes/",
+            1,
+            Fault::ResetAfterCommit,
+            "1 re-plan",
+        ),
+        (
+            "late",
+            "POST",
+            "/probes/",
+            1,
+            Fault::LateAnswer(std::time::Duration::from_secs(4)),
+            "1 re-plan",
+        ),
+        ("busy", "*", "/probes/", 3, Fault::Unavailable, "re-plan"),
+        (
+            "slow-down",
+            "POST",
+            "/probes/",
+            1,
+            Fault::TooMany(1),
+            "1 retry",
+        ),
+    ];
+    for (name, method, path, times, fault, said) in cases {
+        let id = lab.device(name, site, None, "active", &[], None);
+        let work = tempfile::tempdir().unwrap();
+        store_with(
+            work.path(),
+            &lab.name(name),
+            Some(id),
+            &[chrono::Utc::now()],
+            |_| nine_items(),
+        );
+        let proxy = Proxy::start(&url);
+        proxy.inject(method, path, times, fault.clone());
+        // The late answer comes after the client stopped waiting; an unknown
+        // outcome is re-read once the request can no longer land (the timeout).
+        let timeout: &[&str] = if name == "late" {
+            &["--netbox-timeout", "2"]
+        } else {
+            &["--netbox-timeout", "10"]
+        };
+        let run = ship_via(work.path(), &proxy.url, &token, timeout);
+        let keys = probe_keys(&lab, id);
+        let mut unique = keys.clone();
+        unique.dedup();
+        assert_eq!(
+            keys.len(),
+            9,
+            "{name}: one probe per serial: {keys:?}\n{}\n{:?}",
+            run.all(),
+            proxy.log()
+        );
+        assert_eq!(unique.len(), 9, "{name}");
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{name}: {}\n{:?}",
+            run.all(),
+            proxy.log()
+        );
+        assert!(
+            run.stdout.contains("1 snapshot shipped, 9 new probes") && run.stdout.contains(said),
+            "{name}: the summary tells what happened: {}\n{:?}",
+            run.all(),
+            proxy.log()
+        );
+        // And a plain re-run writes nothing.
+        let again = ship_via(work.path(), &proxy.url, &token, &[]);
+        assert!(
+            again.stdout.contains("0 snapshots shipped"),
+            "{name}: {}",
+            again.stdout
+        );
+        assert_eq!(probe_keys(&lab, id).len(), 9, "{name}");
+    }
+}
+
+#[test]
+#[ignore = "needs NetBox: scripts/test starts it"]
+fn two_ships_at_once_write_once() {
+    let (url, token) = netbox();
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("two"), "slug": lab.name("two")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let id = lab.device("twice", site, None, "active", &[], None);
+    let work = tempfile::tempdir().unwrap();
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::hours(2);
+    let times = [t0, t0 + chrono::TimeDelta::hours(1)];
+    store_with(work.path(), &lab.name("twice"), Some(id), &times, |k| {
+        big_items(k as u32)
+    });
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_invmon"))
+            .current_dir(work.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NETBOX_INSTANCE_URL", &url)
+            .env("NETBOX_API_TOKEN", &token)
+            .args(["ship", "--to", "netbox", "--snapshots", "snapshots"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{a:?}\n{b:?}");
+    let keys = probe_keys(&lab, id);
+    let mut unique = keys.clone();
+    unique.dedup();
+    assert_eq!(keys.len(), unique.len(), "no duplicate");
+    assert_eq!(keys.len(), 305);
+    // Not willing to wait: its own exit code and a clear message.
+    let _held = {
+        let state = work.path().join("state");
+        let lock = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "lock"))
+            .unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(lock).unwrap();
+        f.lock().unwrap();
+        f
+    };
+    let busy = ship_via(work.path(), &url, &token, &["--lock-wait", "0.5"]);
+    assert_eq!(busy.code, Some(4), "{}", busy.all());
+    assert!(
+        busy.stderr.contains("is in use by another invmon"),
+        "{}",
+        busy.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs NetBox: scripts/test starts it"]
+fn ship_killed_at_twenty_instants_reruns_to_the_clean_result_every_time() {
+    let (url, token) = netbox();
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("kk"), "slug": lab.name("kk")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::hours(3);
+    let times = [
+        t0,
+        t0 + chrono::TimeDelta::hours(1),
+        t0 + chrono::TimeDelta::hours(2),
+    ];
+    let items = |k: usize| {
+        big_items(u32::from(k > 0))
+            .into_iter()
+            .take(60)
+            .collect::<Vec<_>>()
+    };
+    // The clean result, shipped without interruption.
+    let clean_id = lab.device("clean", site, None, "active", &[], None);
+    let clean = tempfile::tempdir().unwrap();
+    store_with(
+        clean.path(),
+        &lab.name("clean"),
+        Some(clean_id),
+        &times,
+        items,
+    );
+    assert_eq!(ship_via(clean.path(), &url, &token, &[]).code, Some(0));
+    let probe_set = |id: i64| {
+        let mut v: Vec<(String, String, String, String)> = probes(&lab, id)
+            .iter()
+            .map(|p| {
+                let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
+                (s("serial"), s("part"), s("time"), s("creation_time"))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let want = probe_set(clean_id);
+    // A deterministic spread of kill instants over the run, 0–1.9 s.
+    for round in 0..20u64 {
+        let name = format!("kill{round}");
+        let id = lab.device(&name, site, None, "active", &[], None);
+        let work = tempfile::tempdir().unwrap();
+        store_with(work.path(), &lab.name(&name), Some(id), &times, items);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_invmon"))
+            .current_dir(work.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NETBOX_INSTANCE_URL", &url)
+            .env("NETBOX_API_TOKEN", &token)
+            .env("NETBOX_TIMEOUT", "10")
+            .args(["ship", "--to", "netbox", "--snapshots", "snapshots"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis((round * 7919) % 1900));
+        let _ = child.kill();
+        let _ = child.wait();
+        let rerun = ship_via(work.path(), &url, &token, &["--netbox-timeout", "10"]);
+        assert_eq!(rerun.code, Some(0), "round {round}: {}", rerun.all());
+        assert_eq!(
+            probe_set(id),
+            want,
+            "round {round}: exactly the clean result"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs NetBox: scripts/test starts it"]
+fn shipping_is_robust_to_how_its_inputs_are_spelt_and_kept() {
+    let (url, token) = netbox();
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("sp"), "slug": lab.name("sp")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let id = lab.device("spelt", site, None, "active", &[], None);
+    let work = tempfile::tempdir().unwrap();
+    let t0 = chrono::Utc::now() - chrono::TimeDelta::hours(2);
+    store_with(work.path(), &lab.name("spelt"), Some(id), &[t0], |_| {
+        nine_items()
+    });
+    // The URL with /api/, and the same NetBox by another name: one ledger.
+    let with_api = format!("{}api/", url.trim_end_matches('/').to_owned() + "/");
+    assert_eq!(ship_via(work.path(), &with_api, &token, &[]).code, Some(0));
+    let localhost = url.replace("127.0.0.1", "localhost");
+    let again = ship_via(work.path(), &localhost, &token, &[]);
+    assert!(
+        again.stdout.contains("0 snapshots shipped"),
+        "{}",
+        again.stdout
+    );
+    // An unreadable snapshot already shipped never blocks later ones.
+    let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+    let first = store.list(&lab.name("spelt")).unwrap().remove(0);
+    std::fs::write(&first.path, b"garbage").unwrap();
+    store_with(
+        work.path(),
+        &lab.name("spelt"),
+        Some(id),
+        &[t0 + chrono::TimeDelta::hours(1)],
+        |_| nine_items(),
+    );
+    let later = ship_via(work.path(), &url, &token, &[]);
+    assert_eq!(later.code, Some(0), "{}", later.all());
+    assert!(
+        later
+            .stdout
+            .contains("1 snapshot shipped, 0 new probes, 9 time updates"),
+        "{}",
+        later.stdout
+    );
+    // An unreadable one not yet shipped is named, passed over, and the run says so.
+    store_with(
+        work.path(),
+        &lab.name("spelt"),
+        Some(id),
+        &[t0 + chrono::TimeDelta::minutes(90)],
+        |_| nine_items(),
+    );
+    store_with(
+        work.path(),
+        &lab.name("spelt"),
+        Some(id),
+        &[t0 + chrono::TimeDelta::minutes(100)],
+        |_| nine_items(),
+    );
+    let unshipped = store.list(&lab.name("spelt")).unwrap();
+    std::fs::write(&unshipped[unshipped.len() - 2].path, b"garbage").unwrap();
+    let run = ship_via(work.path(), &url, &token, &[]);
+    assert_eq!(run.code, Some(3), "{}", run.all());
+    assert!(
+        run.stdout.contains("(passed over)") && run.stdout.contains("1 snapshot shipped"),
+        "{}",
+        run.stdout
+    );
+    // A netbox_id that belongs to another device: refused, nothing shipped.
+    let other = lab.device("other", site, None, "active", &[], None);
+    let wrong = tempfile::tempdir().unwrap();
+    store_with(wrong.path(), &lab.name("spelt"), Some(other), &[t0], |_| {
+        nine_items()
+    });
+    let refused = ship_via(wrong.path(), &url, &token, &[]);
+    assert_eq!(refused.code, Some(3), "{}", refused.all());
+    assert!(
+        refused.stdout.contains(&format!(
+            "is NetBox device {:?}, not {:?}",
+            lab.name("other"),
+            lab.name("spelt")
+        )),
+        "{}",
+        refused.stdout
+    );
+    assert!(probes(&lab, other).is_empty());
+    // No such device in the store: an error, not silence.
+    let none = ship_via(work.path(), &url, &token, &["-d", "nosuch"]);
+    assert_eq!(none.code, Some(1), "{}", none.all());
+    assert!(
+        none.stderr.contains("no snapshots of device \"nosuch\""),
+        "{}",
+        none.stderr
+    );
+    // The dry run's JSON parses whole; the summary goes to stderr and counts what waits.
+    let fresh = tempfile::tempdir().unwrap();
+    let dry_id = lab.device("dry", site, None, "active", &[], None);
+    store_with(
+        fresh.path(),
+        &lab.name("dry"),
+        Some(dry_id),
+        &[
+            t0,
+            t0 + chrono::TimeDelta::hours(1),
+            t0 + chrono::TimeDelta::hours(2),
+        ],
+        |_| nine_items(),
+    );
+    let dry = ship_via(
+        fresh.path(),
+        &url,
+        &token,
+        &["--dry-run", "--format", "json"],
+    );
+    assert_eq!(dry.code, Some(0), "{}", dry.all());
+    let plan: Json =
+        serde_json::from_str(&dry.stdout).unwrap_or_else(|e| panic!("{e}: {}", dry.stdout));
+    assert_eq!(plan["devices"][0]["waiting"], 2, "{plan:#}");
+    assert!(
+        dry.stderr
+            .contains("1 snapshot planned (the next of each device), 9 new probes")
+            && dry.stderr.contains("2 more wait behind them"),
+        "{}",
+        dry.stderr
+    );
+    assert!(probes(&lab, dry_id).is_empty(), "a dry run writes nothing");
 }

@@ -170,17 +170,19 @@ fn ship_sends_once_and_newest_only() {
             "snapshots",
             "--dry-run",
         ])
+        .env("SAL_URL", &sal.url)
         .run();
     assert_eq!(dry.code, Some(0), "{}", dry.all());
     assert!(
-        dry.stdout.contains("would send cisco-c3750"),
+        dry.stdout.contains("would ship cisco-c3750"),
         "{}",
         dry.stdout
     );
+    assert!(sal.accepted().is_empty(), "a dry run sends nothing");
     let run = ship(work.path(), &sal.url, KEY);
     assert_eq!(run.code, Some(0), "{}", run.all());
     assert!(
-        run.stdout.contains("sal: 3 sent, 0 up to date"),
+        run.stdout.contains("sal: 3 snapshots shipped, 3 checkins"),
         "{}",
         run.stdout
     );
@@ -222,7 +224,9 @@ fn ship_sends_once_and_newest_only() {
     // Nothing new: nothing sent.
     let again = ship(work.path(), &sal.url, KEY);
     assert!(
-        again.stdout.contains("sal: 0 sent, 3 up to date"),
+        again
+            .stdout
+            .contains("sal: 0 snapshots shipped, 0 checkins"),
         "{}",
         again.stdout
     );
@@ -232,7 +236,7 @@ fn ship_sends_once_and_newest_only() {
     assert_eq!(collect_fleet(work.path(), &fleet[..1], &[]).code, Some(0));
     let run = ship(work.path(), &sal.url, KEY);
     assert!(
-        run.stdout.contains("sal: 1 sent, 2 up to date"),
+        run.stdout.contains("sal: 1 snapshot shipped, 1 checkin"),
         "{}",
         run.stdout
     );
@@ -242,8 +246,10 @@ fn ship_sends_once_and_newest_only() {
         .pop()
         .unwrap();
     assert!(
-        run.stdout
-            .contains(&format!("sent cisco-c3750: snapshot {}", newest.stamp())),
+        run.stdout.contains(&format!(
+            "shipped cisco-c3750 {}: a checkin",
+            newest.stamp()
+        )),
         "{}",
         run.stdout
     );
@@ -275,20 +281,26 @@ fn ship_retries_5xx_and_stops_on_permanent_answers() {
     let run = ship(work.path(), &sal.url, "wrong-key");
     assert_eq!(run.code, Some(3), "{}", run.all());
     assert!(
-        run.stdout.contains("failed cisco-c3750: Sal answered 401"),
+        run.stdout.contains(
+            "failed cisco-c3750: Sal refused the machine-group key (401): check SAL_KEY (--sal-key)"
+        ),
         "{}",
         run.stdout
     );
     let run = ship(work.path(), &format!("{}/sal", sal.url), KEY);
     assert!(
-        run.stdout.contains("failed cisco-c3750: Sal answered 404"),
+        run.stdout.contains("/sal/checkin/ answered 404: no machine group has this key (SAL_KEY), or SAL_URL (--sal-url) is not Sal's address"),
         "{}",
         run.stdout
     );
     assert_eq!(sal.log().len(), 2, "permanent answers are not retried");
+    let journals: Vec<String> = std::fs::read_dir(work.path().join("state"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
     assert!(
-        !work.path().join("snapshots/.ledger/sal.json").exists(),
-        "nothing recorded as sent"
+        journals.iter().all(|j| !j.contains("cisco-c3750")),
+        "nothing recorded as sent: {journals:?}"
     );
     let sal_down = format!(
         "http://127.0.0.1:{}",
@@ -383,4 +395,284 @@ fn oversized_checkin_is_trimmed_below_five_mib() {
             .any(|t| t.contains("trimmed") && t.contains("5 MiB")),
         "{texts:?}"
     );
+}
+
+/// Writes a snapshot of `device` at `at` holding `items`, as collect does.
+fn snapshot_at(
+    store: &invmon::snapshot::store::Store,
+    device: &str,
+    at: &str,
+    items: &[invmon::inventory::Item],
+) -> invmon::snapshot::Snapshot {
+    use invmon::snapshot::checkin::{self, Collected};
+    use invmon::snapshot::{Device, Outcome, Snapshot, Status};
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let device = Device {
+        name: device.into(),
+        ..Device::default()
+    };
+    let (previous, _) = store.latest_ok(&device.name);
+    let checkin = checkin::build(&Collected {
+        device: &device,
+        at,
+        status: Status::Ok,
+        items,
+        notices: &[],
+        facts: [(
+            "sysDescr".to_owned(),
+            "Cisco IOS Software, C3750 Software (C3750-IPBASE-M), Version 12.2(50)SE5".to_owned(),
+        )]
+        .into(),
+        os_family: "Linux",
+        previous: previous.as_ref(),
+    });
+    let mut s = Snapshot::new(
+        at,
+        device,
+        Outcome {
+            status: Status::Ok,
+            reason: None,
+            duration_ms: 0,
+        },
+        checkin,
+    );
+    store.write(&mut s).unwrap();
+    s
+}
+
+fn optic_items(with_optic: bool) -> Vec<invmon::inventory::Item> {
+    let part = |serial: &str, class: &str| invmon::inventory::Item {
+        index: serial.to_lowercase(),
+        class: class.into(),
+        name: serial.into(),
+        serial: serial.into(),
+        ..Default::default()
+    };
+    let mut items = vec![part("FOC1424CHAS", "chassis")];
+    if with_optic {
+        items.push(part("AGC1424U781", "port"));
+    }
+    items
+}
+
+/// Gone and back within one second (also at one instant): Sal's history,
+/// unique on (machine, item, source, date), takes every change.
+#[test]
+fn an_item_removed_and_restored_within_a_second_ships_without_error() {
+    let sal = SalServer::start(&[KEY]);
+    for times in [
+        [
+            "2026-12-01T20:18:11.100Z",
+            "2026-12-01T20:18:11.400Z",
+            "2026-12-01T20:18:11.700Z",
+        ],
+        ["2026-12-01T21:00:00.000Z"; 3],
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+        for (at, with_optic) in times.iter().zip([true, false, true]) {
+            snapshot_at(&store, "sw1", at, &optic_items(with_optic));
+            let run = ship(work.path(), &sal.url, KEY);
+            assert_eq!(run.code, Some(0), "{}", run.all());
+        }
+    }
+    assert!(
+        sal.log().iter().all(|(status, _)| *status == 200),
+        "{:?}",
+        sal.log()
+    );
+    assert_eq!(sal.accepted().len(), 6);
+}
+
+/// A device collected twice in one second before dates had milliseconds:
+/// its PRESENT item repeats the date of its ABSENT row, and Sal refuses it
+/// and every later checkin. The next ship moves the date on and un-sticks it.
+#[test]
+fn a_device_stuck_on_a_repeated_date_recovers_on_its_next_ship() {
+    let sal = SalServer::start(&[KEY]);
+    let work = tempfile::tempdir().unwrap();
+    let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+    snapshot_at(
+        &store,
+        "sw1",
+        "2026-12-01T20:18:10.000Z",
+        &optic_items(true),
+    );
+    assert_eq!(ship(work.path(), &sal.url, KEY).code, Some(0));
+    let gone = snapshot_at(
+        &store,
+        "sw1",
+        "2026-12-01T20:18:11.000Z",
+        &optic_items(false),
+    );
+    assert_eq!(ship(work.path(), &sal.url, KEY).code, Some(0));
+    // What an older invmon wrote next: PRESENT again, dated like the ABSENT row.
+    let mut back = snapshot_at(
+        &store,
+        "sw1",
+        "2026-12-01T20:18:11.600Z",
+        &optic_items(true),
+    );
+    let absent_date = gone.checkin.sources["SNMP Inventory"].managed_items["AGC1424U781"]
+        .date_managed
+        .clone();
+    let item = back
+        .checkin
+        .sources
+        .get_mut("SNMP Inventory")
+        .unwrap()
+        .managed_items
+        .get_mut("AGC1424U781")
+        .unwrap();
+    item.date_managed = absent_date;
+    // Sent as it is, the contract server refuses it as Sal does.
+    let raw = invmon::sal::document::body(&invmon::sal::document::document(&back, None), KEY);
+    let refused = blocking_http()
+        .post(format!("{}/checkin/", sal.url))
+        .basic_auth("sal", Some(KEY))
+        .header("Content-Type", "application/json")
+        .body(raw)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 500);
+    assert!(
+        refused
+            .headers()
+            .get("X-Contract-Rule")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("already exists")
+    );
+    // invmon moves the date past the last one it sent.
+    let entry = store.list("sw1").unwrap().pop().unwrap();
+    std::fs::remove_file(&entry.path).unwrap();
+    let mut stuck = back;
+    store.write(&mut stuck).unwrap();
+    let run = ship(work.path(), &sal.url, KEY);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let last = sal.accepted().pop().unwrap();
+    assert_eq!(
+        last["SNMP Inventory"]["managed_items"]["AGC1424U781"]["date_managed"],
+        "2026-12-01T20:18:11.001Z"
+    );
+}
+
+#[test]
+fn what_sal_gets_is_what_sal_can_show() {
+    let work = tempfile::tempdir().unwrap();
+    let fleet = ["juniper-mx960-12-3r6-6", "timos_7750"];
+    assert_eq!(collect_fleet(work.path(), &fleet, &[]).code, Some(0));
+    let sal = SalServer::start(&[KEY]);
+    let dry = Invmon::new(work.path())
+        .args([
+            "ship",
+            "--to",
+            "sal",
+            "--snapshots",
+            "snapshots",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .env("SAL_URL", format!("{}/checkin/", sal.url))
+        .run();
+    assert_eq!(dry.code, Some(0), "{}", dry.all());
+    let plan: Json =
+        serde_json::from_str(&dry.stdout).unwrap_or_else(|e| panic!("{e}: {}", dry.stdout));
+    assert_eq!(plan["destination"], "sal");
+    let run = ship(work.path(), &format!("{}/checkin/", sal.url), KEY);
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let docs = sal.accepted();
+    let machine = |i: usize| &docs[i]["Machine"]["extra_data"];
+    let mut oses: Vec<&str> = (0..2)
+        .map(|i| machine(i)["operating_system"].as_str().unwrap())
+        .collect();
+    oses.sort();
+    assert_eq!(oses, ["JUNOS 12.3R6.6", "TiMOS-C-23.10.R3"]);
+    for (i, doc) in docs.iter().enumerate() {
+        assert_eq!(machine(i)["os_family"], "Linux");
+        assert!(!machine(i)["machine_model"].as_str().unwrap().is_empty());
+        for item in doc["SNMP Inventory"]["managed_items"]
+            .as_object()
+            .unwrap()
+            .values()
+        {
+            assert!(
+                item["data"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .all(Json::is_string),
+                "flat strings only: {}",
+                item["data"]
+            );
+        }
+        let facts = &doc["SNMP Inventory"]["facts"];
+        assert!(
+            facts["sysDescr"].as_str().unwrap().len() > 20,
+            "the whole sysDescr stays a fact"
+        );
+    }
+}
+
+#[test]
+fn ship_without_to_goes_everywhere_configured_and_says_when_nowhere() {
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(collect_fleet(work.path(), &["cisco-c3750"], &[]).code, Some(0));
+    let nowhere = Invmon::new(work.path()).args(["ship"]).run();
+    assert_eq!(nowhere.code, Some(2), "{}", nowhere.all());
+    assert!(nowhere.stderr.contains("nothing to ship to: set NETBOX_INSTANCE_URL"), "{}", nowhere.stderr);
+    let sal = SalServer::start(&[KEY]);
+    let run = Invmon::new(work.path())
+        .args(["ship"])
+        .env("SAL_URL", &sal.url)
+        .env("SAL_KEY", KEY)
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(run.stdout.contains("sal: 1 snapshot shipped"), "{}", run.stdout);
+    assert!(!run.stdout.contains("netbox"), "{}", run.stdout);
+    assert_eq!(sal.accepted().len(), 1);
+}
+
+/// A NetBox URL that points at some other web server is named as the fault.
+#[test]
+fn a_netbox_url_that_is_not_netbox_is_named() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let page = "<!DOCTYPE html><html><head><title>Page not found</title></head><body>no</body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    let work = tempfile::tempdir().unwrap();
+    assert_eq!(collect_fleet(work.path(), &["cisco-c3750"], &[]).code, Some(0));
+    let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+    let mut s = latest(work.path(), "cisco-c3750");
+    s.device.netbox_id = Some(1);
+    s.collected_at += chrono::TimeDelta::seconds(1);
+    store.write(&mut s).unwrap();
+    let run = Invmon::new(work.path())
+        .args(["ship", "--to", "netbox"])
+        .env("NETBOX_INSTANCE_URL", &url)
+        .env("NETBOX_API_TOKEN", "nbt_x.y")
+        .run();
+    assert_eq!(run.code, Some(3), "{}", run.all());
+    assert!(
+        run.stdout.contains("answered 404 with a web page, not NetBox's API: check NETBOX_INSTANCE_URL"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.all().contains("Some(1)"), "{}", run.all());
 }

@@ -2,6 +2,8 @@
 //! agent, fleets of recorded devices, and a misbehaving agent.
 
 pub mod misbehave;
+pub mod netbox_api;
+pub mod proxy;
 pub mod sal;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,15 @@ pub fn walks() -> PathBuf {
 /// Recordings of shapes no public recording has, made from real ones.
 pub fn derived() -> PathBuf {
     fixtures().join("derived")
+}
+
+/// A plain HTTP client for tests (rustls with the crypto provider invmon uses).
+pub fn blocking_http() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
 }
 
 /// `invmon` run in `dir` with only the environment a test gives it.
@@ -211,7 +222,8 @@ pub fn latest(dir: &Path, device: &str) -> Snapshot {
 
 pub fn assert_sal_accepts(snapshot: &Snapshot) {
     use invmon::sal::contract::{Request, basic_auth, check};
-    let (body, _) = invmon::ship::sal::body(snapshot, "testkey");
+    let body =
+        invmon::sal::document::body(&invmon::sal::document::document(snapshot, None), "testkey");
     let auth = basic_auth("testkey");
     let request = Request {
         method: "POST",

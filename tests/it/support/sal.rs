@@ -18,6 +18,8 @@ struct State {
     accepted: Vec<Json>,
     /// Every request: (status answered, body size).
     log: Vec<(u16, usize)>,
+    /// Item history, with Sal's unique (machine, item, source, recorded).
+    histories: contract::Histories,
 }
 
 pub struct SalServer {
@@ -130,9 +132,26 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
                 rule: None,
             }
         };
-        if verdict.status == 200 {
-            st.accepted.push(serde_json::from_slice(&body).unwrap());
-        }
+        let verdict = match verdict.status {
+            200 => {
+                let doc: Json = serde_json::from_slice(&body).unwrap();
+                match st
+                    .histories
+                    .record(&contract::Histories::serial_of(&doc), &doc)
+                {
+                    Ok(()) => {
+                        st.accepted.push(doc);
+                        verdict
+                    }
+                    Err(rule) => contract::Verdict {
+                        status: 500,
+                        body: "<h1>Server Error (500)</h1>".into(),
+                        rule: Some(rule.0),
+                    },
+                }
+            }
+            _ => verdict,
+        };
         st.log.push((verdict.status, body.len()));
         (verdict.status, verdict.body, verdict.rule)
     };
