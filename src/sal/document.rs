@@ -247,6 +247,15 @@ mod tests {
         );
     }
 
+    /// Found by replaying the fuzz corpus: `plugin_results` is a list, not a source.
+    #[test]
+    fn plugin_results_are_not_taken_for_a_source() {
+        let mut doc = json!({"plugin_results": [{"plugin": "x", "data": {}}],
+                             "SNMP Inventory": {"managed_items": {}}});
+        let last = doc.clone();
+        assert_eq!(bump_dates(&mut doc, &last), 0);
+    }
+
     #[test]
     fn machine_fields_are_what_sal_can_show() {
         let mut doc = json!({"Machine": {"extra_data": {"operating_system": "\"TiMOS-C-23.10.R3 cpm/hops64", "os_family": "Network"}},
