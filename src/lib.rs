@@ -18,6 +18,7 @@ mod lock;
 pub mod netbox;
 mod pool;
 pub mod progress;
+pub mod provenance;
 pub mod replay;
 pub mod sal;
 pub mod ship;

@@ -39,6 +39,8 @@ pub struct CollectArgs {
     platform: Option<String>,
     #[command(flatten)]
     store: super::StoreArg,
+    #[command(flatten)]
+    signer: super::SignerArg,
     /// Also keep each device's raw walk as .snmprec beside its snapshot
     #[arg(long)]
     raw: bool,
@@ -308,6 +310,7 @@ impl CollectArgs {
             raw: self.raw,
             debug_dump: self.debug_dump.clone(),
             os_family: self.os_family.clone(),
+            collector_id: self.signer.id(),
             modules,
         })
     }
@@ -325,7 +328,7 @@ pub fn run(args: CollectArgs, context: &Context<'_>) -> anyhow::Result<Outcome> 
         error!("Skipping target {e}.");
     }
     let options = args.options()?;
-    let store = Store::new(&args.store.dir);
+    let store = Store::new(&args.store.dir).signing(args.signer.signer()?);
     store.ensure_writable()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

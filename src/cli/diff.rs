@@ -12,7 +12,7 @@ use super::{Context, Outcome};
 use crate::config::ConfigError;
 use crate::diff::render::{self, Format};
 use crate::diff::select::{self, Window};
-use crate::snapshot::store::{Selector, Store};
+use crate::snapshot::store::Selector;
 
 #[derive(Args)]
 pub struct DiffArgs {
@@ -36,6 +36,8 @@ pub struct DiffArgs {
     format: Format,
     #[command(flatten)]
     store: super::StoreArg,
+    #[command(flatten)]
+    trust: super::TrustArg,
 }
 
 /// A selector and how it was written, for the report's header.
@@ -100,11 +102,11 @@ pub fn run(args: DiffArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     context.start_logging(false)?;
     let request = args.request()?;
     let window = args.window();
-    let store = Store::new(&args.store.dir);
+    let store = args.trust.store(&args.store.dir)?;
     let report = match request {
         Request::All => select::all(&store, &window)?,
         Request::Device(device) => select::device(&store, &device, &window)?,
-        Request::Files(a, b) => select::files(&a, &b)?,
+        Request::Files(a, b) => select::files(&store, &a, &b)?,
     };
     let color = args.format == Format::Text && std::io::stdout().is_terminal();
     super::output::print(&render::render(&report, args.format, color));

@@ -8,6 +8,7 @@
 //! 4 another run holds the destination (`ship` waited `--lock-wait` for it).
 //! `diff` follows diff(1): 0 no differences, 1 differences, 2 trouble.
 
+mod bundle;
 mod collect;
 mod diff;
 pub(crate) mod output;
@@ -86,6 +87,105 @@ pub struct StoreArg {
     pub dir: PathBuf,
 }
 
+/// Where a host keeps what it must not lose with a re-copied store: ship
+/// and bundle ledgers, sequence numbers, locks (docs/provenance.md).
+#[derive(clap::Args, Clone)]
+pub struct StateArg {
+    /// State directory: ledgers and locks, kept outside the snapshot store
+    #[arg(
+        long,
+        env = "INVMON_STATE_DIR",
+        hide_env_values = true,
+        value_name = "DIR",
+        default_value = "state"
+    )]
+    pub state_dir: PathBuf,
+    /// Seconds to wait for another run holding the same lock to finish
+    #[arg(
+        long,
+        env = "INVMON_LOCK_WAIT",
+        hide_env_values = true,
+        value_name = "SECONDS",
+        default_value = "60",
+        value_parser = crate::config::seconds_or_zero
+    )]
+    pub lock_wait: std::time::Duration,
+}
+
+/// Which signatures a host that reads snapshots accepts.
+#[derive(clap::Args, Clone)]
+pub struct TrustArg {
+    /// OpenSSH allowed_signers file: read only snapshots signed by a key it lists for their collector
+    #[arg(
+        long,
+        env = "INVMON_ALLOWED_SIGNERS",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub allowed_signers: Option<PathBuf>,
+}
+
+impl TrustArg {
+    pub fn trust(&self) -> Result<Option<std::sync::Arc<crate::provenance::Trust>>, ConfigError> {
+        self.allowed_signers
+            .as_deref()
+            .map(|path| {
+                crate::provenance::Trust::load(path)
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| {
+                        ConfigError::invalid("INVMON_ALLOWED_SIGNERS (--allowed-signers)", e)
+                    })
+            })
+            .transpose()
+    }
+
+    /// The store at `dir`, reading only what this trust accepts.
+    pub fn store(&self, dir: &Path) -> Result<crate::snapshot::store::Store, ConfigError> {
+        Ok(crate::snapshot::store::Store::new(dir).trusting(self.trust()?))
+    }
+}
+
+/// The collector's signing identity.
+#[derive(clap::Args, Clone)]
+pub struct SignerArg {
+    /// OpenSSH ed25519 private key (no passphrase, mode 600) that signs every snapshot and raw walk
+    #[arg(
+        long,
+        env = "INVMON_SIGNING_KEY",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub signing_key: Option<PathBuf>,
+    /// This collector's id, recorded in every snapshot and listed in the readers' allowed_signers [default: the host name]
+    #[arg(
+        long,
+        env = "INVMON_COLLECTOR_ID",
+        hide_env_values = true,
+        value_name = "ID"
+    )]
+    pub collector_id: Option<String>,
+}
+
+impl SignerArg {
+    pub fn id(&self) -> String {
+        self.collector_id
+            .clone()
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(crate::snapshot::host_name)
+    }
+
+    pub fn signer(&self) -> Result<Option<std::sync::Arc<crate::provenance::Signer>>, ConfigError> {
+        self.signing_key
+            .as_deref()
+            .map(|path| {
+                crate::provenance::Signer::load(path, &self.id())
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| ConfigError::invalid("INVMON_SIGNING_KEY (--signing-key)", e))
+            })
+            .transpose()
+    }
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Walk devices over SNMP and write one snapshot per device
@@ -99,6 +199,9 @@ pub enum Command {
     Ship(Box<ship::ShipArgs>),
     /// Export NetBox's device list as a targets file for collect
     Targets(targets::TargetsArgs),
+    /// Carry snapshots across a one-way link: signed bundles, and their import
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
     /// Serve .snmprec recordings as an SNMP agent (v1/v2c community or v3 context = file stem)
     Replay(replay::ReplayArgs),
 }
@@ -271,6 +374,7 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args, &context),
         Command::Targets(args) => targets::run(args, &context),
         Command::Ship(args) => ship::run(*args, &context),
+        Command::Bundle(command) => bundle::run(command, &context),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
@@ -282,5 +386,14 @@ pub fn main() -> ExitCode {
             eprintln!("invmon: {e:#}");
             ExitCode::from(error_code(&e, is_diff))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -48,25 +48,10 @@ pub struct ShipArgs {
     format: PlanFormat,
     #[command(flatten)]
     store: super::StoreArg,
-    /// Where ship ledgers and locks live (kept outside the snapshot store)
-    #[arg(
-        long,
-        env = "INVMON_STATE_DIR",
-        hide_env_values = true,
-        value_name = "DIR",
-        default_value = "state"
-    )]
-    state_dir: PathBuf,
-    /// Seconds to wait for another ship to the same destination to finish
-    #[arg(
-        long,
-        env = "INVMON_LOCK_WAIT",
-        hide_env_values = true,
-        value_name = "SECONDS",
-        default_value = "60",
-        value_parser = config::seconds_or_zero
-    )]
-    lock_wait: Duration,
+    #[command(flatten)]
+    trust: super::TrustArg,
+    #[command(flatten)]
+    state: super::StateArg,
     #[command(flatten)]
     netbox: super::targets::NetboxArgs,
     /// Seconds to wait for each NetBox answer
@@ -179,8 +164,8 @@ impl ShipArgs {
             only: self.device.clone(),
             dry_run: self.dry_run,
             workers: self.netbox_workers as usize,
-            state: self.state_dir.clone(),
-            lock_wait: self.lock_wait,
+            state: self.state.state_dir.clone(),
+            lock_wait: self.state.lock_wait,
         }
     }
 
@@ -331,7 +316,7 @@ pub fn run(args: ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     context.start_logging(true)?;
     let destinations = args.destinations()?;
     let options = args.options();
-    let store = Arc::new(Store::new(&args.store.dir));
+    let store = Arc::new(args.trust.store(&args.store.dir)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -20,6 +20,17 @@ pub enum SnapshotsCommand {
         device: Option<String>,
         #[command(flatten)]
         store: super::StoreArg,
+        #[command(flatten)]
+        trust: super::TrustArg,
+    },
+    /// Check the store: every snapshot readable, of a known schema, in its device's directory, and signed by an allowed key
+    Verify {
+        /// Only this device
+        device: Option<String>,
+        #[command(flatten)]
+        store: super::StoreArg,
+        #[command(flatten)]
+        trust: super::TrustArg,
     },
     /// Delete old snapshots (and their raw walks), keeping recent ones and each device's newest complete one
     Prune {
@@ -34,15 +45,9 @@ pub enum SnapshotsCommand {
         dry_run: bool,
         #[command(flatten)]
         store: super::StoreArg,
-        /// Where ship ledgers live: snapshots a destination has not received are kept
-        #[arg(
-            long,
-            env = "INVMON_STATE_DIR",
-            hide_env_values = true,
-            value_name = "DIR",
-            default_value = "state"
-        )]
-        state_dir: std::path::PathBuf,
+        /// Snapshots a ship or bundle ledger there has not taken are kept
+        #[command(flatten)]
+        state: super::StateArg,
     },
     /// One snapshot as pretty JSON on stdout
     Show {
@@ -53,6 +58,8 @@ pub enum SnapshotsCommand {
         at: Selector,
         #[command(flatten)]
         store: super::StoreArg,
+        #[command(flatten)]
+        trust: super::TrustArg,
     },
 }
 
@@ -76,20 +83,47 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 
 pub fn run(command: SnapshotsCommand, context: &Context<'_>) -> anyhow::Result<Outcome> {
     match command {
-        SnapshotsCommand::List { device, store } => {
+        SnapshotsCommand::List {
+            device,
+            store,
+            trust,
+        } => {
             context.start_logging(false)?;
-            list(&Store::new(store.dir), device.as_deref())
+            list(&trust.store(&store.dir)?, device.as_deref())
         }
-        SnapshotsCommand::Show { device, at, store } => {
+        SnapshotsCommand::Show {
+            device,
+            at,
+            store,
+            trust,
+        } => {
             context.start_logging(false)?;
-            show(&Store::new(store.dir), &device, &at)
+            show(&trust.store(&store.dir)?, &device, &at)
+        }
+        SnapshotsCommand::Verify {
+            device,
+            store,
+            trust,
+        } => {
+            context.start_logging(false)?;
+            let report =
+                crate::provenance::check::check(&trust.store(&store.dir)?, device.as_deref())?;
+            for p in &report.problems {
+                outln!("{p}");
+            }
+            outln!("{}", report.summary());
+            Ok(if report.ok() {
+                Outcome::Done
+            } else {
+                Outcome::Incomplete
+            })
         }
         SnapshotsCommand::Prune {
             keep_last,
             keep_within,
             dry_run,
             store,
-            state_dir,
+            state,
         } => {
             context.start_logging(true)?;
             if keep_last.is_none() && keep_within.is_none() {
@@ -100,7 +134,7 @@ pub fn run(command: SnapshotsCommand, context: &Context<'_>) -> anyhow::Result<O
             }
             prune(
                 &Store::new(store.dir),
-                &state_dir,
+                &state.state_dir,
                 keep_last.unwrap_or(0),
                 keep_within,
                 dry_run,

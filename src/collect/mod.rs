@@ -36,6 +36,8 @@ pub struct Options {
     /// The seed tool's `--debug-dump FILE`: every raw walk as one JSON file.
     pub debug_dump: Option<PathBuf>,
     pub os_family: String,
+    /// Recorded in every snapshot: the principal its signatures are checked for.
+    pub collector_id: String,
     /// Checkin modules run for every device that answered.
     pub modules: Option<modules::Modules>,
 }
@@ -219,6 +221,7 @@ fn save(
         duration_ms: run.duration.as_millis() as u64,
     };
     let mut snap = Snapshot::new(at, device, outcome, checkin);
+    snap.tool.collector = options.collector_id.clone();
     if let Some(m) = &options.modules
         && run.status != Status::Failed
     {
@@ -232,18 +235,14 @@ fn save(
         reason: run.reason.clone(),
         snapshot: None,
     };
-    match store.write(&mut snap) {
-        Ok(path) => {
-            if (options.raw || options.debug_dump.is_some()) && !run.walk.is_empty() {
-                let mut text = Vec::new();
-                // Writing into memory cannot fail.
-                let _ = snmprec::write(&run.walk, &mut text);
-                if let Err(e) = store.write_raw(&path, &text) {
-                    warn!(device = %name, "Cannot keep the raw walk: {e}.");
-                }
-            }
-            result.snapshot = Some(path);
-        }
+    let raw = ((options.raw || options.debug_dump.is_some()) && !run.walk.is_empty()).then(|| {
+        let mut text = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = snmprec::write(&run.walk, &mut text);
+        text
+    });
+    match store.write_with_raw(&mut snap, raw.as_deref()) {
+        Ok(path) => result.snapshot = Some(path),
         Err(e) => {
             error!(device = %name, "Snapshot not written: {e}.");
             result.reason = Some(format!("snapshot not written: {e}"));

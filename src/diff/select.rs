@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use super::side::{Lean, Side};
 use super::{DeviceEvent, Pair, Report};
 use crate::snapshot::Status;
-use crate::snapshot::codec::CodecError;
 use crate::snapshot::store::{Entry, Selector, Store, StoreError};
 
 /// The two points in time compared, as the user gave them.
@@ -251,9 +250,14 @@ pub fn device(store: &Store, device: &str, window: &Window) -> Result<Report, St
     ))
 }
 
-/// Two snapshot files named directly.
-pub fn files(a: &Path, b: &Path) -> Result<Report, CodecError> {
-    let (a_side, b_side) = (Side::read(a)?, Side::read(b)?);
+/// Two snapshot files named directly (checked against the store's trust).
+pub fn files(store: &Store, a: &Path, b: &Path) -> Result<Report, StoreError> {
+    let read = |p: &Path| {
+        store
+            .read_file_as::<Lean>(p)
+            .map(|lean| Side::from_lean(p, lean))
+    };
+    let (a_side, b_side) = (read(a)?, read(b)?);
     let device = if a_side.device == b_side.device {
         b_side.device.clone()
     } else {

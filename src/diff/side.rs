@@ -23,6 +23,14 @@ pub struct Lean {
     device: Device,
     outcome: Outcome,
     checkin: LeanCheckin,
+    #[serde(default)]
+    tool: LeanTool,
+}
+
+#[derive(Default, Deserialize)]
+struct LeanTool {
+    #[serde(default)]
+    collector: String,
 }
 
 impl Stored for Lean {
@@ -31,6 +39,9 @@ impl Stored for Lean {
     }
     fn device_name(&self) -> &str {
         &self.device.name
+    }
+    fn collector(&self) -> &str {
+        &self.tool.collector
     }
 }
 

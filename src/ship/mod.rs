@@ -295,6 +295,16 @@ async fn read(store: &Arc<Store>, device: &str, entry: &Entry) -> Result<Snapsho
         })
 }
 
+/// A snapshot the allowed signers refuse may be a forgery: the device's
+/// record stops before it, neither skipping it nor shipping past it, until
+/// someone looks (docs/provenance.md).
+fn held<P>(mut report: DeviceReport<P>, refused: StoreError) -> DeviceReport<P> {
+    report.error = Some(format!(
+        "{refused}; held: nothing later is shipped for this device until that file is resolved"
+    ));
+    report
+}
+
 /// Ships every device's unshipped snapshots to `destination`.
 pub async fn run<D: Destination>(
     destination: Arc<D>,
@@ -410,6 +420,7 @@ async fn ship_device<D: Destination>(
                         break;
                     }
                     Ok(_) => {}
+                    Err(e @ StoreError::Refused { .. }) => return held(report, e),
                     Err(e) => report.unreadable.push(e.to_string()),
                 }
             }
@@ -448,6 +459,7 @@ async fn ship_device<D: Destination>(
     for (i, entry) in queue.into_iter().enumerate() {
         let snapshot = match read(store, device, &entry).await {
             Ok(s) => s,
+            Err(e @ StoreError::Refused { .. }) => return held(report, e),
             // Each snapshot is a whole state: later ones still ship (docs/netbox.md).
             Err(e) => {
                 report.unreadable.push(e.to_string());

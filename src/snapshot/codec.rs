@@ -34,6 +34,8 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 pub trait Stored: DeserializeOwned {
     fn header(&self) -> (&str, u32);
     fn device_name(&self) -> &str;
+    /// The collector that wrote it (the principal its signature is checked for).
+    fn collector(&self) -> &str;
 }
 
 impl Stored for Snapshot {
@@ -42,6 +44,9 @@ impl Stored for Snapshot {
     }
     fn device_name(&self) -> &str {
         &self.device.name
+    }
+    fn collector(&self) -> &str {
+        &self.tool.collector
     }
 }
 

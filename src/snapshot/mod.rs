@@ -90,8 +90,12 @@ pub struct Outcome {
 pub struct Tool {
     pub name: String,
     pub version: String,
-    /// Host name of the collector that ran the walk.
+    /// The collector that ran the walk: its id (`INVMON_COLLECTOR_ID`, the
+    /// host name by default), the principal its signatures are checked for.
     pub collector: String,
+    /// Fingerprint of the key that signed the snapshot, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 impl Tool {
@@ -99,7 +103,13 @@ impl Tool {
         Tool {
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            collector: gethostname::gethostname().to_string_lossy().into_owned(),
+            collector: host_name(),
+            signer: None,
         }
     }
+}
+
+/// This host's name: the default collector id.
+pub fn host_name() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
 }

@@ -10,8 +10,13 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use super::codec::{self, CodecError, Stored};
 use super::{Snapshot, Status, name};
+use crate::provenance::{
+    self, Authentic, Refusal, SNAPSHOT_NAMESPACE, Signer, Trust, signature_path,
+};
 
 const STAMP: &str = "%Y-%m-%dT%H-%M-%S%.3fZ";
 const SUFFIX: &str = ".json.zst";
@@ -50,6 +55,8 @@ pub enum StoreError {
     },
     #[error("{path}: no free snapshot name for {device:?}")]
     NoFreeName { path: PathBuf, device: String },
+    #[error("{path}: refused: {why}")]
+    Refused { path: PathBuf, why: Refusal },
     #[error(transparent)]
     Codec(#[from] CodecError),
 }
@@ -170,19 +177,27 @@ impl Entry {
     }
 }
 
-/// Just enough of a snapshot to know whose it is.
+/// Just enough of a snapshot to know whose it is and who wrote it.
 #[derive(Deserialize)]
-struct Whose {
+pub struct Whose {
     #[serde(default)]
     format: String,
     #[serde(default)]
     schema: u32,
     device: WhoseDevice,
+    #[serde(default)]
+    tool: WhoseTool,
 }
 
 #[derive(Deserialize)]
 struct WhoseDevice {
     name: String,
+}
+
+#[derive(Default, Deserialize)]
+struct WhoseTool {
+    #[serde(default)]
+    collector: String,
 }
 
 impl Stored for Whose {
@@ -192,6 +207,36 @@ impl Stored for Whose {
     fn device_name(&self) -> &str {
         &self.device.name
     }
+    fn collector(&self) -> &str {
+        &self.tool.collector
+    }
+}
+
+/// Checks a file against its `.sig` with `trust`, as written by `collector`.
+pub fn verify(trust: &Trust, path: &Path, collector: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let sig = authentic(path, bytes)?;
+    allowed(trust, path, collector, &sig)
+}
+
+fn refused(path: &Path) -> impl Fn(Refusal) -> StoreError + '_ {
+    move |why| StoreError::Refused {
+        path: path.to_owned(),
+        why,
+    }
+}
+
+/// The signature of a file, checked against its bytes.
+fn authentic(path: &Path, bytes: &[u8]) -> Result<Authentic, StoreError> {
+    let sig_path = signature_path(path);
+    let sig = std::fs::read(&sig_path)
+        .map_err(|_| refused(path)(Refusal::Unsigned(sig_path.display().to_string())))?;
+    provenance::authentic(SNAPSHOT_NAMESPACE, bytes, &sig).map_err(refused(path))
+}
+
+fn allowed(trust: &Trust, path: &Path, collector: &str, sig: &Authentic) -> Result<(), StoreError> {
+    trust
+        .allows(collector, SNAPSHOT_NAMESPACE, sig)
+        .map_err(refused(path))
 }
 
 /// A device's newest readable snapshot by a selector, and the unreadable
@@ -204,11 +249,35 @@ pub struct Found<T> {
 
 pub struct Store {
     root: PathBuf,
+    /// Signs every snapshot and raw walk written (a collector with a key).
+    signer: Option<Arc<Signer>>,
+    /// Accepts only snapshots its allowed signers signed (a reading host).
+    trust: Option<Arc<Trust>>,
 }
 
 impl Store {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            signer: None,
+            trust: None,
+        }
+    }
+
+    /// Signs everything this store writes with `signer`.
+    pub fn signing(mut self, signer: Option<Arc<Signer>>) -> Self {
+        self.signer = signer;
+        self
+    }
+
+    /// Reads only what `trust` accepts.
+    pub fn trusting(mut self, trust: Option<Arc<Trust>>) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    pub fn trust(&self) -> Option<&Trust> {
+        self.trust.as_deref()
     }
 
     pub fn root(&self) -> &Path {
@@ -349,7 +418,7 @@ impl Store {
     /// Reads one of `device`'s snapshots (or a partial view of it), checking
     /// that it is that device's.
     pub fn read_as<T: Stored>(&self, device: &str, entry: &Entry) -> Result<T, StoreError> {
-        let doc: T = codec::read_as(&entry.path)?;
+        let doc: T = self.read_file_as(&entry.path)?;
         if doc.device_name() != device {
             return Err(StoreError::WrongDevice {
                 path: entry.path.clone(),
@@ -362,6 +431,28 @@ impl Store {
 
     pub fn read(&self, device: &str, entry: &Entry) -> Result<Snapshot, StoreError> {
         self.read_as(device, entry)
+    }
+
+    /// Reads a snapshot file, wherever it is; with trust, only when a key
+    /// allowed for the collector it names signed it.
+    pub fn read_file_as<T: Stored>(&self, path: &Path) -> Result<T, StoreError> {
+        let Some(trust) = &self.trust else {
+            return Ok(codec::read_as(path)?);
+        };
+        let bytes = std::fs::read(path).map_err(self.io(path))?;
+        let sig = authentic(path, &bytes)?;
+        let doc: T = codec::decode(&bytes, path)?;
+        allowed(trust, path, doc.collector(), &sig)?;
+        Ok(doc)
+    }
+
+    /// The collector the newest readable snapshot of `device` comes from.
+    pub fn collector_of(&self, device: &str) -> Option<String> {
+        let list = self.list(device).ok()?;
+        list.iter()
+            .rev()
+            .find_map(|e| codec::read_as::<Whose>(&e.path).ok())
+            .map(|w| w.tool.collector)
     }
 
     pub fn select(&self, device: &str, selector: &Selector) -> Result<Entry, StoreError> {
@@ -488,20 +579,54 @@ impl Store {
     /// names; an existing file is never replaced. Temporary files of earlier
     /// writers that died are cleared from the device's directory first.
     pub fn write(&self, snapshot: &mut Snapshot) -> Result<PathBuf, StoreError> {
+        self.write_with_raw(snapshot, None)
+    }
+
+    /// Writes a snapshot and, when given, its raw walk (`.snmprec`) beside
+    /// it. The raw walk goes first: a snapshot that can be seen is whole,
+    /// with its raw walk, for a bundle made at that instant.
+    pub fn write_with_raw(
+        &self,
+        snapshot: &mut Snapshot,
+        raw: Option<&[u8]>,
+    ) -> Result<PathBuf, StoreError> {
         let dir = self.device_dir(&snapshot.device.name);
         std::fs::create_dir_all(&dir).map_err(self.io(&dir))?;
         let swept = crate::atomic::sweep(&dir);
         if swept > 0 {
             tracing::info!(device = %snapshot.device.name, "Removed {swept} temporary files left by interrupted runs.");
         }
+        if let Some(signer) = &self.signer {
+            snapshot.tool.collector = signer.id.clone();
+            snapshot.tool.signer = Some(signer.fingerprint.clone());
+        }
+        let taken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::AlreadyExists;
         for _ in 0..1000 {
             let path = self.path_for(&snapshot.device.name, snapshot.collected_at);
-            match codec::write(&path, snapshot) {
-                Err(CodecError::Exists { .. }) => {
-                    snapshot.collected_at += TimeDelta::milliseconds(1)
+            let bytes = codec::encode(snapshot, &path)?;
+            let raw_path = Entry::of_file(&path).raw_path();
+            if let Some(raw) = raw {
+                match self.write_signed(&raw_path, raw) {
+                    Err(e) if taken(&e) => {
+                        snapshot.collected_at += TimeDelta::milliseconds(1);
+                        continue;
+                    }
+                    Err(e) => return Err(self.io(&raw_path)(e)),
+                    Ok(()) => {}
                 }
+            }
+            match self.write_signed(&path, &bytes) {
                 Ok(()) => return Ok(path),
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    if raw.is_some() {
+                        let _ = std::fs::remove_file(signature_path(&raw_path));
+                        let _ = std::fs::remove_file(&raw_path);
+                    }
+                    if !taken(&e) {
+                        return Err(self.io(&path)(e));
+                    }
+                    snapshot.collected_at += TimeDelta::milliseconds(1);
+                }
             }
         }
         Err(StoreError::NoFreeName {
@@ -510,11 +635,25 @@ impl Store {
         })
     }
 
-    /// Keeps a snapshot's raw walk beside it (written like the snapshot: whole or not at all).
-    pub fn write_raw(&self, snapshot: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
-        let raw = Entry::of_file(snapshot).raw_path();
-        crate::atomic::write(&raw, bytes, crate::atomic::Mode::New).map_err(self.io(&raw))?;
-        Ok(raw)
+    /// Writes a new file, with its signature first when this store signs:
+    /// a reader never finds a signing collector's file unsigned.
+    fn write_signed(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        use crate::atomic::{Mode, write};
+        let Some(signer) = &self.signer else {
+            return write(path, bytes, Mode::New);
+        };
+        if path.exists() {
+            return Err(std::io::ErrorKind::AlreadyExists.into());
+        }
+        let sig = signer
+            .sign(SNAPSHOT_NAMESPACE, bytes)
+            .map_err(|e| std::io::Error::other(format!("signing: {e}")))?;
+        let sig_path = signature_path(path);
+        // A signature left by a writer that died before its file: replaced.
+        write(&sig_path, &sig, Mode::Replace)?;
+        write(path, bytes, Mode::New).inspect_err(|_| {
+            let _ = std::fs::remove_file(&sig_path);
+        })
     }
 
     /// Which of a device's snapshots a prune removes: all but the `keep_last`

@@ -7,6 +7,7 @@ mod faults;
 mod golden;
 mod netbox;
 mod plan;
+mod provenance;
 mod record;
 mod sal;
 mod secrets;

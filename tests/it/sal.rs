@@ -621,10 +621,19 @@ fn what_sal_gets_is_what_sal_can_show() {
 #[test]
 fn ship_without_to_goes_everywhere_configured_and_says_when_nowhere() {
     let work = tempfile::tempdir().unwrap();
-    assert_eq!(collect_fleet(work.path(), &["cisco-c3750"], &[]).code, Some(0));
+    assert_eq!(
+        collect_fleet(work.path(), &["cisco-c3750"], &[]).code,
+        Some(0)
+    );
     let nowhere = Invmon::new(work.path()).args(["ship"]).run();
     assert_eq!(nowhere.code, Some(2), "{}", nowhere.all());
-    assert!(nowhere.stderr.contains("nothing to ship to: set NETBOX_INSTANCE_URL"), "{}", nowhere.stderr);
+    assert!(
+        nowhere
+            .stderr
+            .contains("nothing to ship to: set NETBOX_INSTANCE_URL"),
+        "{}",
+        nowhere.stderr
+    );
     let sal = SalServer::start(&[KEY]);
     let run = Invmon::new(work.path())
         .args(["ship"])
@@ -632,7 +641,11 @@ fn ship_without_to_goes_everywhere_configured_and_says_when_nowhere() {
         .env("SAL_KEY", KEY)
         .run();
     assert_eq!(run.code, Some(0), "{}", run.all());
-    assert!(run.stdout.contains("sal: 1 snapshot shipped"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("sal: 1 snapshot shipped"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("netbox"), "{}", run.stdout);
     assert_eq!(sal.accepted().len(), 1);
 }
@@ -657,7 +670,10 @@ fn a_netbox_url_that_is_not_netbox_is_named() {
         }
     });
     let work = tempfile::tempdir().unwrap();
-    assert_eq!(collect_fleet(work.path(), &["cisco-c3750"], &[]).code, Some(0));
+    assert_eq!(
+        collect_fleet(work.path(), &["cisco-c3750"], &[]).code,
+        Some(0)
+    );
     let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
     let mut s = latest(work.path(), "cisco-c3750");
     s.device.netbox_id = Some(1);
@@ -670,7 +686,8 @@ fn a_netbox_url_that_is_not_netbox_is_named() {
         .run();
     assert_eq!(run.code, Some(3), "{}", run.all());
     assert!(
-        run.stdout.contains("answered 404 with a web page, not NetBox's API: check NETBOX_INSTANCE_URL"),
+        run.stdout
+            .contains("answered 404 with a web page, not NetBox's API: check NETBOX_INSTANCE_URL"),
         "{}",
         run.stdout
     );

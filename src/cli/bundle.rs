@@ -1,0 +1,147 @@
+//! `invmon bundle create|import`: snapshots over a one-way link.
+
+use std::path::PathBuf;
+
+use super::output::outln;
+use super::{Context, Outcome, SignerArg, TrustArg};
+use crate::config::ConfigError;
+use crate::provenance::bundle;
+use crate::snapshot::store::Store;
+
+#[derive(clap::Subcommand)]
+pub enum BundleCommand {
+    /// On the collector: one signed bundle of every snapshot not yet bundled
+    Create {
+        /// Where the bundle file goes (the outbox of the one-way link)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        store: super::StoreArg,
+        #[command(flatten)]
+        signer: SignerArg,
+        /// The bundle ledger, sequence number and lock live in the state directory
+        #[command(flatten)]
+        state: super::StateArg,
+    },
+    /// On the receiving host: verify bundles whole, then add what the store lacks
+    Import {
+        /// Bundle files
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        store: super::StoreArg,
+        #[command(flatten)]
+        trust: TrustArg,
+        /// The sequence numbers received and the lock live in the state directory
+        #[command(flatten)]
+        state: super::StateArg,
+    },
+}
+
+pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(true)?;
+    match command {
+        BundleCommand::Create {
+            out,
+            store,
+            signer,
+            state,
+        } => {
+            let signer = signer.signer()?.ok_or_else(|| {
+                ConfigError::missing(
+                    "INVMON_SIGNING_KEY (--signing-key)",
+                    "a bundle is signed by its collector",
+                )
+            })?;
+            let store = Store::new(&store.dir);
+            let Some(held) = locked(&state)? else {
+                return Ok(Outcome::Busy);
+            };
+            match bundle::create(&store, &state.state_dir, &held, &out, &signer)? {
+                Some(created) => {
+                    tracing::info!(
+                        "Bundle {} written: {} snapshots.",
+                        created.path.display(),
+                        created.snapshots
+                    );
+                    outln!(
+                        "bundle {} written: sequence {}, {} snapshots, {} bytes",
+                        created.path.display(),
+                        created.sequence,
+                        created.snapshots,
+                        created.bytes
+                    );
+                }
+                None => outln!("nothing new to bundle"),
+            }
+            Ok(Outcome::Done)
+        }
+        BundleCommand::Import {
+            files,
+            store,
+            trust,
+            state,
+        } => {
+            let trust = trust.trust()?.ok_or_else(|| {
+                ConfigError::missing(
+                    "INVMON_ALLOWED_SIGNERS (--allowed-signers)",
+                    "bundles are imported only when their signatures verify",
+                )
+            })?;
+            let store = Store::new(&store.dir).trusting(Some(trust.clone()));
+            store.ensure_writable()?;
+            let Some(held) = locked(&state)? else {
+                return Ok(Outcome::Busy);
+            };
+            let mut outcome = Outcome::Done;
+            let mut collectors = std::collections::BTreeSet::new();
+            for file in &files {
+                match bundle::import(&store, &state.state_dir, &held, &trust, file) {
+                    Ok(r) => {
+                        collectors.insert(r.collector.clone());
+                        outln!(
+                            "imported {}: {} sequence {}: {} files written, {} already present",
+                            file.display(),
+                            r.collector,
+                            r.sequence,
+                            r.written,
+                            r.present
+                        );
+                        for c in &r.conflicts {
+                            outln!("conflict {}: {c}", file.display());
+                            tracing::error!("Bundle {}: {c}.", file.display());
+                            outcome = Outcome::Incomplete;
+                        }
+                    }
+                    Err(e @ bundle::BundleError::Refused { .. }) => {
+                        outln!("refused {e}");
+                        tracing::error!("Bundle refused: {e}.");
+                        outcome = Outcome::Incomplete;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            for collector in collectors {
+                let gaps = bundle::gaps(&state.state_dir, &collector);
+                if !gaps.is_empty() {
+                    let line = format!("bundles {} from {collector} not received", gaps.join(", "));
+                    tracing::warn!("{line}.");
+                    outln!("{line}");
+                }
+            }
+            Ok(outcome)
+        }
+    }
+}
+
+/// The bundle lock; `None` (said on stderr) when another run holds it.
+fn locked(state: &super::StateArg) -> anyhow::Result<Option<crate::lock::Lock>> {
+    match bundle::lock(&state.state_dir, state.lock_wait) {
+        Ok(held) => Ok(Some(held)),
+        Err(bundle::BundleError::Lock(e @ crate::lock::LockError::Busy { .. })) => {
+            eprintln!("invmon: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
