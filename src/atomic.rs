@@ -37,6 +37,16 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` atomically and durably (file and directory synced).
 pub(crate) fn write(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
+    write_with(path, mode, |file| file.write_all(bytes))
+}
+
+/// Like [`write`], with the content streamed by `fill` (files too large to
+/// hold in memory: bundles).
+pub(crate) fn write_with(
+    path: &Path,
+    mode: Mode,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -50,7 +60,7 @@ pub(crate) fn write(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
+        fill(&mut file)?;
         file.sync_all()?;
         match mode {
             // A hard link fails if the name exists: nothing is ever replaced,

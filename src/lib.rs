@@ -24,4 +24,5 @@ pub mod sal;
 pub mod ship;
 pub mod snapshot;
 pub mod snmp;
+pub mod text;
 pub mod walk;

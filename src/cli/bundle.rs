@@ -7,6 +7,7 @@ use super::{Context, Outcome, SignerArg, TrustArg};
 use crate::config::ConfigError;
 use crate::provenance::bundle;
 use crate::snapshot::store::Store;
+use crate::text::plural;
 
 #[derive(clap::Subcommand)]
 pub enum BundleCommand {
@@ -19,6 +20,9 @@ pub enum BundleCommand {
         store: super::StoreArg,
         #[command(flatten)]
         signer: SignerArg,
+        /// Start another bundle past this size (a one-way link's file limit); a snapshot is never split
+        #[arg(long, value_name = "BYTES", default_value = "1073741824", value_parser = clap::value_parser!(u64).range(1..))]
+        max_bytes: u64,
         /// The bundle ledger, sequence number and lock live in the state directory
         #[command(flatten)]
         state: super::StateArg,
@@ -45,6 +49,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             out,
             store,
             signer,
+            max_bytes,
             state,
         } => {
             let signer = signer.signer()?.ok_or_else(|| {
@@ -57,22 +62,34 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             let Some(held) = locked(&state)? else {
                 return Ok(Outcome::Busy);
             };
-            match bundle::create(&store, &state.state_dir, &held, &out, &signer)? {
-                Some(created) => {
-                    tracing::info!(
-                        "Bundle {} written: {} snapshots.",
-                        created.path.display(),
-                        created.snapshots
-                    );
-                    outln!(
-                        "bundle {} written: sequence {}, {} snapshots, {} bytes",
-                        created.path.display(),
-                        created.sequence,
-                        created.snapshots,
-                        created.bytes
-                    );
+            let bundled =
+                bundle::create(&store, &state.state_dir, &held, &out, &signer, max_bytes)?;
+            for created in &bundled.bundles {
+                tracing::info!(
+                    "Bundle {} written: {} snapshots.",
+                    created.path.display(),
+                    created.snapshots
+                );
+                outln!(
+                    "bundle {} written: sequence {}, {}, {} bytes",
+                    created.path.display(),
+                    created.sequence,
+                    plural(created.snapshots, "snapshot", "snapshots"),
+                    created.bytes
+                );
+            }
+            if bundled.bundles.is_empty() {
+                outln!("nothing new to bundle");
+            }
+            if !bundled.unsigned.is_empty() {
+                for file in &bundled.unsigned {
+                    tracing::warn!("Not bundled: {} has no signature.", file.display());
                 }
-                None => outln!("nothing new to bundle"),
+                outln!(
+                    "not bundled: {} without a signature (collected before INVMON_SIGNING_KEY was set), first {}",
+                    plural(bundled.unsigned.len(), "file", "files"),
+                    bundled.unsigned[0].display()
+                );
             }
             Ok(Outcome::Done)
         }

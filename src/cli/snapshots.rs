@@ -1,6 +1,7 @@
 //! `invmon snapshots list|show|prune`: read snapshots without zstd tools,
 //! and thin out old ones.
 
+use crate::text::plural;
 use anyhow::Context as _;
 use chrono::TimeDelta;
 use clap::Subcommand;
@@ -75,10 +76,6 @@ fn present(snapshot: &Snapshot) -> usize {
                 .filter(|m| m.status == ItemStatus::Present)
                 .count()
         })
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 pub fn run(command: SnapshotsCommand, context: &Context<'_>) -> anyhow::Result<Outcome> {

@@ -3,27 +3,32 @@
 //! A bundle is a plain tar (GNU tar and the enclave's own tools read it):
 //! first `manifest.json` (collector id, sequence number, creation time, and
 //! every member's path, size and SHA-256), then `manifest.json.sig` (the
-//! collector's signature of the manifest), then the members: each snapshot
-//! not yet bundled, its raw walk and their signatures, under
-//! `snapshots/<device directory>/`. The collector's bundle ledger records
-//! what was bundled (it protects the rest from `snapshots prune`); sending a
-//! bundle again is harmless, as import is idempotent.
+//! collector's signature of the manifest), then the members under
+//! `snapshots/<device directory>/`: for each snapshot not yet bundled, its
+//! raw walk and the snapshot, each followed by its signature. The
+//! collector's bundle ledger records what was bundled (it protects the rest
+//! from `snapshots prune`); sending a bundle again is harmless, as import
+//! is idempotent.
 //!
-//! Import verifies everything before writing anything: the manifest's
-//! signature, every member against the manifest (present, listed, no larger,
+//! Import reads a bundle twice and never holds it whole. The first pass
+//! verifies everything before anything is written: the manifest's
+//! signature, every member against the manifest (listed, once, no larger,
 //! same SHA-256), every member's own signature, safe paths and plain files
-//! only. Then it writes what the store lacks and never replaces a file; a
+//! only, nothing missing. The second writes what the store lacks, checking
+//! each member against the manifest again, and never replaces a file; a
 //! device the store already has from another collector is a conflict, left
 //! alone. Sequence numbers tell which bundles never arrived.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufWriter, Read};
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{BUNDLE_NAMESPACE, SNAPSHOT_NAMESPACE, Signer, Trust, signature_path};
+use crate::atomic::{self, Mode};
 use crate::lock::{self, Lock, LockError};
 use crate::ship::ledger::{Ledger, LedgerError};
 use crate::snapshot::name;
@@ -71,31 +76,25 @@ pub enum BundleError {
     Lock(#[from] LockError),
     #[error("signing the manifest: {0}")]
     Sign(String),
+    #[error("{path}: changed while being bundled")]
+    Changed { path: PathBuf },
     /// The whole bundle is refused: nothing of it is imported.
     #[error("{path}: {why}")]
     Refused { path: PathBuf, why: String },
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError + '_ {
+    move |cause| BundleError::Io {
+        path: path.to_owned(),
+        cause,
+    }
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// What `create` made.
-#[derive(Debug, Serialize)]
-pub struct Created {
-    pub path: PathBuf,
-    pub sequence: u64,
-    pub snapshots: usize,
-    pub bytes: u64,
-}
-
-/// The last sequence number used, kept beside the ledger.
-fn sequence_path(state: &Path) -> PathBuf {
-    state.join("bundle.sequence")
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One bundler or importer at a time per state directory: sequence numbers
@@ -108,23 +107,50 @@ pub fn lock(state: &Path, wait: std::time::Duration) -> Result<Lock, BundleError
     )?)
 }
 
-/// Bundles every snapshot of `store` not yet bundled into one file in `out`;
-/// `None` when there is nothing new.
-pub fn create(
+/// What `create` made.
+#[derive(Debug, Serialize)]
+pub struct Created {
+    pub path: PathBuf,
+    pub sequence: u64,
+    pub snapshots: usize,
+    pub bytes: u64,
+}
+
+/// What `create` did: the bundles written, and snapshots it cannot carry.
+#[derive(Debug, Default, Serialize)]
+pub struct Bundled {
+    pub bundles: Vec<Created>,
+    /// Files without a signature (collected before a signing key was set):
+    /// their snapshots are never bundled, as the receiving side would
+    /// refuse them.
+    pub unsigned: Vec<PathBuf>,
+}
+
+/// The last sequence number used, kept beside the ledger.
+fn sequence_path(state: &Path) -> PathBuf {
+    state.join("bundle.sequence")
+}
+
+/// One snapshot's files, in the order they are bundled and imported.
+struct Group {
+    device: String,
+    stamp: String,
+    files: Vec<(Member, PathBuf)>,
+}
+
+impl Group {
+    fn bytes(&self) -> u64 {
+        self.files.iter().map(|(m, _)| m.size).sum()
+    }
+}
+
+/// Every snapshot of `store` not yet bundled, with sizes and digests.
+fn pending(
     store: &Store,
-    state: &Path,
-    _held: &Lock,
-    out: &Path,
-    signer: &Signer,
-) -> Result<Option<Created>, BundleError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |cause| BundleError::Io { path, cause }
-    };
-    let mut ledger = Ledger::open(state, LEDGER, None)?;
-    let mut members: Vec<(Member, Vec<u8>)> = Vec::new();
-    let mut newest: BTreeMap<String, String> = BTreeMap::new();
-    let mut snapshots = 0;
+    ledger: &Ledger,
+    bundled: &mut Bundled,
+) -> Result<Vec<Group>, BundleError> {
+    let mut groups = Vec::new();
     for device in store.devices()? {
         let done = ledger.shipped(&device);
         let dir = name::encode(&device);
@@ -134,39 +160,102 @@ pub fn create(
             .filter(|e| e.stamp() > done)
         {
             let raw = entry.raw_path();
-            for file in [
-                entry.path.clone(),
-                signature_path(&entry.path),
-                raw.clone(),
-                signature_path(&raw),
-            ] {
-                let bytes = match std::fs::read(&file) {
+            let mut files = Vec::new();
+            // The raw walk first: imported in this order, a snapshot appears
+            // after its walk, and each file after its signature.
+            for file in [raw, entry.path.clone()] {
+                let content = match std::fs::read(&file) {
                     Ok(b) => b,
-                    // Raw walks and signatures are kept only when asked for.
+                    // Raw walks are kept only when asked for.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound && file != entry.path => {
                         continue;
                     }
-                    Err(e) => return Err(io(&file)(e)),
+                    Err(e) => return Err(io_error(&file)(e)),
                 };
-                let Some(file_name) = file.file_name() else {
-                    continue;
+                let sig_path = signature_path(&file);
+                let sig = match std::fs::read(&sig_path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        bundled.unsigned.push(file);
+                        files.clear();
+                        break;
+                    }
+                    Err(e) => return Err(io_error(&sig_path)(e)),
                 };
-                members.push((
-                    Member {
-                        path: format!("snapshots/{dir}/{}", file_name.to_string_lossy()),
-                        size: bytes.len() as u64,
-                        sha256: sha256(&bytes),
-                    },
-                    bytes,
-                ));
+                for (path, bytes) in [(file, content), (sig_path, sig)] {
+                    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+                    files.push((
+                        Member {
+                            path: format!("snapshots/{dir}/{file_name}"),
+                            size: bytes.len() as u64,
+                            sha256: sha256(&bytes),
+                        },
+                        path.clone(),
+                    ));
+                }
             }
-            snapshots += 1;
-            newest.insert(device.clone(), entry.stamp());
+            // An unsigned snapshot is passed over (no files), never carried.
+            groups.push(Group {
+                device: device.clone(),
+                stamp: entry.stamp(),
+                files,
+            });
         }
     }
-    if members.is_empty() {
-        return Ok(None);
+    Ok(groups)
+}
+
+/// Bundles every snapshot of `store` not yet bundled into files in `out`,
+/// each at most about `max_bytes` (a snapshot's files are never split).
+pub fn create(
+    store: &Store,
+    state: &Path,
+    _held: &Lock,
+    out: &Path,
+    signer: &Signer,
+    max_bytes: u64,
+) -> Result<Bundled, BundleError> {
+    let mut ledger = Ledger::open(state, LEDGER, None)?;
+    let mut bundled = Bundled::default();
+    let groups = pending(store, &ledger, &mut bundled)?;
+    let mut chunks: Vec<Vec<Group>> = Vec::new();
+    let mut size = 0;
+    for group in groups {
+        let bytes = group.bytes();
+        match chunks.last_mut() {
+            Some(chunk) if size + bytes <= max_bytes || chunk.is_empty() => chunk.push(group),
+            _ => {
+                size = 0;
+                chunks.push(vec![group]);
+            }
+        }
+        size += bytes;
     }
+    std::fs::create_dir_all(out).map_err(io_error(out))?;
+    for chunk in chunks {
+        if chunk.iter().any(|g| !g.files.is_empty()) {
+            bundled
+                .bundles
+                .push(write_bundle(state, out, signer, &chunk)?);
+        }
+        // The bundle is on disk before the ledger says its snapshots went out.
+        let mut newest: BTreeMap<&str, &str> = BTreeMap::new();
+        for group in &chunk {
+            newest.insert(&group.device, &group.stamp);
+        }
+        for (device, stamp) in newest {
+            ledger.record(device, stamp, None)?;
+        }
+    }
+    Ok(bundled)
+}
+
+fn write_bundle(
+    state: &Path,
+    out: &Path,
+    signer: &Signer,
+    chunk: &[Group],
+) -> Result<Created, BundleError> {
     let sequence = std::fs::read_to_string(sequence_path(state))
         .ok()
         .and_then(|t| t.trim().parse::<u64>().ok())
@@ -174,53 +263,70 @@ pub fn create(
         + 1;
     // Taken before the bundle exists: a run that dies after this leaves a
     // gap the receiving side reports, never one number for two bundles.
-    crate::atomic::write(
+    atomic::write(
         &sequence_path(state),
         format!("{sequence}\n").as_bytes(),
-        crate::atomic::Mode::Replace,
+        Mode::Replace,
     )
-    .map_err(io(state))?;
+    .map_err(io_error(state))?;
     let manifest = Manifest {
         format: FORMAT.into(),
         schema: SCHEMA,
         collector: signer.id.clone(),
         sequence,
         created_at: chrono::Utc::now(),
-        members: members.iter().map(|(m, _)| m.clone()).collect(),
+        members: chunk
+            .iter()
+            .flat_map(|g| g.files.iter().map(|(m, _)| m.clone()))
+            .collect(),
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     let manifest_sig = signer
         .sign(BUNDLE_NAMESPACE, &manifest_bytes)
         .map_err(|e| BundleError::Sign(e.to_string()))?;
-    let mut tar = tar::Builder::new(Vec::new());
     let mtime = manifest.created_at.timestamp().max(0) as u64;
-    let mut add = |path: &str, bytes: &[u8]| {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(mtime);
-        header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, path, bytes)
-    };
-    let file = out.join(format!("{}-{sequence:06}.tar", name::encode(&signer.id)));
-    add(MANIFEST, &manifest_bytes).map_err(io(&file))?;
-    add(MANIFEST_SIG, &manifest_sig).map_err(io(&file))?;
-    for (member, bytes) in &members {
-        add(&member.path, bytes).map_err(io(&file))?;
-    }
-    let bytes = tar.into_inner().map_err(io(&file))?;
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    // The bundle is on disk before the ledger says its snapshots went out.
-    crate::atomic::write(&file, &bytes, crate::atomic::Mode::Replace).map_err(io(&file))?;
-    for (device, stamp) in &newest {
-        ledger.record(device, stamp, None)?;
-    }
-    Ok(Some(Created {
-        path: file,
+    let path = out.join(format!("{}-{sequence:06}.tar", name::encode(&signer.id)));
+    let mut changed = None;
+    let mut bytes = 0;
+    atomic::write_with(&path, Mode::New, |file| {
+        let mut tar = tar::Builder::new(BufWriter::new(file));
+        let mut add = |name: &str, content: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(mtime);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, name, content)
+        };
+        add(MANIFEST, &manifest_bytes)?;
+        add(MANIFEST_SIG, &manifest_sig)?;
+        for (member, source) in chunk.iter().flat_map(|g| &g.files) {
+            let content = std::fs::read(source)?;
+            // Snapshots are never rewritten; one that was is not carried.
+            if sha256(&content) != member.sha256 {
+                changed = Some(source.clone());
+                return Err(std::io::Error::other("changed"));
+            }
+            add(&member.path, &content)?;
+        }
+        let mut writer = tar.into_inner()?;
+        std::io::Write::flush(&mut writer)?;
+        bytes = writer.get_ref().metadata()?.len();
+        Ok(())
+    })
+    .map_err(|cause| match changed.take() {
+        Some(path) => BundleError::Changed { path },
+        None => BundleError::Io {
+            path: path.clone(),
+            cause,
+        },
+    })?;
+    Ok(Created {
+        path,
         sequence,
-        snapshots,
-        bytes: bytes.len() as u64,
-    }))
+        snapshots: chunk.iter().filter(|g| !g.files.is_empty()).count(),
+        bytes,
+    })
 }
 
 /// What importing one bundle did.
@@ -259,147 +365,213 @@ fn safe_member(path: &str) -> Option<(String, String)> {
     }
 }
 
-/// A verified bundle: its manifest and each member with its bytes.
-type Verified = (Manifest, Vec<(Member, Vec<u8>)>);
+type Entries<'a> = tar::Entries<'a, File>;
 
-/// Reads and verifies a bundle whole; `Err` refuses all of it.
-fn read_verified(path: &Path, trust: &Trust) -> Result<Verified, BundleError> {
-    let refused = |why: String| BundleError::Refused {
+/// Reads a bundle: its manifest, which `accept` judges, then its members as
+/// signed pairs, each listed in the manifest, once, of the size and
+/// SHA-256 it lists, handed to `pair` in order.
+fn read(
+    path: &Path,
+    accept: impl FnOnce(&Manifest, &[u8], &[u8]) -> Result<(), BundleError>,
+    mut pair: impl FnMut(&Manifest, Pair) -> Result<(), BundleError>,
+) -> Result<Manifest, BundleError> {
+    let mut archive = tar::Archive::new(File::open(path).map_err(io_error(path))?);
+    let mut entries = archive
+        .entries()
+        .map_err(|e| refused(path, format!("not a tar file ({e})")))?;
+    let mut first = [(MANIFEST, Vec::new()), (MANIFEST_SIG, Vec::new())];
+    for (expected, bytes) in &mut first {
+        match next_member(path, &mut entries, MAX_MANIFEST)? {
+            Some((name, content)) if name == *expected => *bytes = content,
+            Some((name, _)) => {
+                return Err(refused(
+                    path,
+                    format!("the manifest and its signature must come first, not {name:?}"),
+                ));
+            }
+            None => return Err(refused(path, "no manifest".into())),
+        }
+    }
+    let [(_, manifest_bytes), (_, manifest_sig)] = first;
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
+        .map_err(|e| refused(path, format!("unreadable manifest ({e})")))?;
+    if manifest.format != FORMAT || manifest.schema > SCHEMA {
+        return Err(refused(
+            path,
+            format!(
+                "a manifest of {:?} schema {}, not {FORMAT} up to {SCHEMA}",
+                manifest.format, manifest.schema
+            ),
+        ));
+    }
+    accept(&manifest, &manifest_bytes, &manifest_sig)?;
+    let listed = listing(path, &manifest)?;
+    let mut seen = BTreeSet::new();
+    let mut next = |entries: &mut Entries<'_>| -> Result<Option<(String, Vec<u8>)>, BundleError> {
+        let Some((name, bytes)) = next_member(path, entries, MAX_MEMBER)? else {
+            return Ok(None);
+        };
+        let member = listed
+            .get(name.as_str())
+            .ok_or_else(|| refused(path, format!("member {name:?} is not in the manifest")))?;
+        if !seen.insert(name.clone()) {
+            return Err(refused(path, format!("member {name:?} appears twice")));
+        }
+        if bytes.len() as u64 != member.size || sha256(&bytes) != member.sha256 {
+            return Err(refused(
+                path,
+                format!("member {name:?} differs from the manifest (size or SHA-256)"),
+            ));
+        }
+        Ok(Some((name, bytes)))
+    };
+    while let Some(file) = next(&mut entries)? {
+        if file.0.ends_with(".sig") {
+            return Err(refused(
+                path,
+                format!("signature {:?} does not follow its file", file.0),
+            ));
+        }
+        match next(&mut entries)? {
+            Some(sig) if sig.0 == format!("{}.sig", file.0) => pair(&manifest, Pair { file, sig })?,
+            // Cut short: the count below says what is missing.
+            None => break,
+            Some(_) => {
+                return Err(refused(
+                    path,
+                    format!(
+                        "member {:?} is not signed (its .sig must follow it)",
+                        file.0
+                    ),
+                ));
+            }
+        }
+    }
+    if seen.len() != manifest.members.len() {
+        let missing: Vec<&str> = manifest
+            .members
+            .iter()
+            .map(|m| m.path.as_str())
+            .filter(|p| !seen.contains(*p))
+            .take(3)
+            .collect();
+        return Err(refused(
+            path,
+            format!(
+                "{} of {} members missing (truncated?): {}",
+                manifest.members.len() - seen.len(),
+                manifest.members.len(),
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// A member and its signature, both as the manifest lists them.
+struct Pair {
+    file: (String, Vec<u8>),
+    sig: (String, Vec<u8>),
+}
+
+fn refused(path: &Path, why: String) -> BundleError {
+    BundleError::Refused {
         path: path.to_owned(),
         why,
-    };
-    let file = std::fs::File::open(path).map_err(|cause| BundleError::Io {
-        path: path.to_owned(),
-        cause,
-    })?;
-    let mut archive = tar::Archive::new(file);
-    let entries = archive
-        .entries()
-        .map_err(|e| refused(format!("not a tar file ({e})")))?;
-    let mut manifest_bytes = None;
-    let mut manifest_sig = None;
-    let mut seen: Vec<(String, Vec<u8>)> = Vec::new();
-    for (i, entry) in entries.enumerate() {
-        let mut entry = entry.map_err(|e| refused(format!("truncated or corrupt ({e})")))?;
+    }
+}
+
+/// The next plain-file member (directories skipped), at most `limit` bytes.
+fn next_member(
+    path: &Path,
+    entries: &mut Entries<'_>,
+    limit: u64,
+) -> Result<Option<(String, Vec<u8>)>, BundleError> {
+    for entry in entries.by_ref() {
+        let mut entry = entry.map_err(|e| refused(path, format!("truncated or corrupt ({e})")))?;
         let kind = entry.header().entry_type();
         let member = entry
             .path()
             .map(|p| p.to_string_lossy().into_owned())
-            .map_err(|e| refused(format!("an unreadable member name ({e})")))?;
+            .map_err(|e| refused(path, format!("an unreadable member name ({e})")))?;
         if kind.is_dir() {
             continue;
         }
         if !kind.is_file() {
-            return Err(refused(format!(
-                "member {member:?} is a link or device, not a plain file"
-            )));
+            return Err(refused(
+                path,
+                format!("member {member:?} is a link or device, not a plain file"),
+            ));
         }
-        let limit = if i < 2 { MAX_MANIFEST } else { MAX_MEMBER };
         if entry.size() > limit {
-            return Err(refused(format!(
-                "member {member:?} is larger than {limit} bytes"
-            )));
+            return Err(refused(
+                path,
+                format!("member {member:?} is larger than {limit} bytes"),
+            ));
         }
         let mut bytes = Vec::with_capacity(entry.size() as usize);
         entry
             .by_ref()
             .take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| refused(format!("member {member:?} cut short ({e})")))?;
-        match (i, member.as_str()) {
-            (0, MANIFEST) => manifest_bytes = Some(bytes),
-            (1, MANIFEST_SIG) => manifest_sig = Some(bytes),
-            (0 | 1, _) => {
-                return Err(refused(format!(
-                    "the manifest and its signature must come first, not {member:?}"
-                )));
-            }
-            _ => seen.push((member, bytes)),
+            .map_err(|e| {
+                refused(
+                    path,
+                    format!("truncated or corrupt: member {member:?} cut short ({e})"),
+                )
+            })?;
+        if bytes.len() as u64 != entry.size() {
+            return Err(refused(
+                path,
+                format!("truncated or corrupt: member {member:?} cut short"),
+            ));
         }
+        return Ok(Some((member, bytes)));
     }
-    let (Some(manifest_bytes), Some(manifest_sig)) = (manifest_bytes, manifest_sig) else {
-        return Err(refused("no manifest".into()));
-    };
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| refused(format!("unreadable manifest ({e})")))?;
-    if manifest.format != FORMAT || manifest.schema > SCHEMA {
-        return Err(refused(format!(
-            "a manifest of {:?} schema {}, not {FORMAT} up to {SCHEMA}",
-            manifest.format, manifest.schema
-        )));
-    }
-    trust
-        .verify(
-            &manifest.collector,
-            BUNDLE_NAMESPACE,
-            &manifest_bytes,
-            &manifest_sig,
-        )
-        .map_err(|r| refused(format!("manifest: {r}")))?;
-    let listed: BTreeMap<&str, &Member> = manifest
-        .members
-        .iter()
-        .map(|m| (m.path.as_str(), m))
-        .collect();
-    if listed.len() != manifest.members.len() {
-        return Err(refused("the manifest lists a member twice".into()));
-    }
-    let mut members = Vec::new();
-    let mut taken = BTreeSet::new();
-    for (path_in_tar, bytes) in seen {
-        if !taken.insert(path_in_tar.clone()) {
-            return Err(refused(format!("member {path_in_tar:?} appears twice")));
-        }
-        let member = listed
-            .get(path_in_tar.as_str())
-            .ok_or_else(|| refused(format!("member {path_in_tar:?} is not in the manifest")))?;
+    Ok(None)
+}
+
+/// The first pass: everything verified, nothing written; `Err` refuses the
+/// whole bundle.
+fn verify(path: &Path, trust: &Trust) -> Result<Manifest, BundleError> {
+    read(
+        path,
+        |manifest, bytes, sig| {
+            trust
+                .verify(&manifest.collector, BUNDLE_NAMESPACE, bytes, sig)
+                .map_err(|r| refused(path, format!("manifest: {r}")))
+        },
+        |manifest, pair| {
+            trust
+                .verify(
+                    &manifest.collector,
+                    SNAPSHOT_NAMESPACE,
+                    &pair.file.1,
+                    &pair.sig.1,
+                )
+                .map_err(|r| refused(path, format!("member {:?}: {r}", pair.file.0)))
+        },
+    )
+}
+
+/// The manifest's members by path: each once, each landing inside the store.
+fn listing<'m>(
+    path: &Path,
+    manifest: &'m Manifest,
+) -> Result<BTreeMap<&'m str, &'m Member>, BundleError> {
+    let mut listed = BTreeMap::new();
+    for member in &manifest.members {
         if safe_member(&member.path).is_none() {
-            return Err(refused(format!(
-                "member {:?} would land outside the store",
-                member.path
-            )));
+            return Err(refused(
+                path,
+                format!("member {:?} would land outside the store", member.path),
+            ));
         }
-        if bytes.len() as u64 != member.size || sha256(&bytes) != member.sha256 {
-            return Err(refused(format!(
-                "member {:?} differs from the manifest (size or SHA-256)",
-                member.path
-            )));
+        if listed.insert(member.path.as_str(), member).is_some() {
+            return Err(refused(path, "the manifest lists a member twice".into()));
         }
-        members.push(((*member).clone(), bytes));
     }
-    if members.len() != manifest.members.len() {
-        let present: BTreeSet<&str> = members.iter().map(|(m, _)| m.path.as_str()).collect();
-        let missing: Vec<&str> = manifest
-            .members
-            .iter()
-            .map(|m| m.path.as_str())
-            .filter(|p| !present.contains(p))
-            .take(3)
-            .collect();
-        return Err(refused(format!(
-            "{} of {} members missing (truncated?): {}",
-            manifest.members.len() - members.len(),
-            manifest.members.len(),
-            missing.join(", ")
-        )));
-    }
-    // Every snapshot and walk is the collector's own, signature and all.
-    let by_path: BTreeMap<&str, &[u8]> = members
-        .iter()
-        .map(|(m, b)| (m.path.as_str(), b.as_slice()))
-        .collect();
-    for (member, bytes) in &members {
-        if member.path.ends_with(".sig") {
-            continue;
-        }
-        let sig = by_path
-            .get(format!("{}.sig", member.path).as_str())
-            .ok_or_else(|| refused(format!("member {:?} is not signed", member.path)))?;
-        trust
-            .verify(&manifest.collector, SNAPSHOT_NAMESPACE, bytes, sig)
-            .map_err(|r| refused(format!("member {:?}: {r}", member.path)))?;
-    }
-    Ok((manifest, members))
+    Ok(listed)
 }
 
 /// Sequence numbers received per collector, to tell what never arrived.
@@ -412,18 +584,18 @@ fn received_path(state: &Path, collector: &str) -> PathBuf {
     state.join(format!("received-{}.json", name::encode(collector)))
 }
 
-/// The sequence numbers of `collector` not received, as ranges (`17–18`).
+/// The sequence numbers of `collector` not received, as ranges (`17–18`):
+/// every number from 1 to the highest received.
 pub fn gaps(state: &Path, collector: &str) -> Vec<String> {
     let received: Received = std::fs::read(received_path(state, collector))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let (Some(&first), Some(&last)) = (received.sequences.first(), received.sequences.last())
-    else {
+    let Some(&last) = received.sequences.last() else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut n = first;
+    let mut n = 1;
     while n <= last {
         if received.sequences.contains(&n) {
             n += 1;
@@ -450,80 +622,86 @@ pub fn import(
     trust: &Trust,
     path: &Path,
 ) -> Result<Imported, BundleError> {
-    let (manifest, members) = read_verified(path, trust)?;
+    let manifest = verify(path, trust)?;
     let mut report = Imported {
         path: path.to_owned(),
         collector: manifest.collector.clone(),
         sequence: manifest.sequence,
         ..Imported::default()
     };
-    // Group by device directory: a conflict leaves a whole device alone.
-    let mut by_dir: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-    for (member, bytes) in members {
-        if let Some((dir, file)) = safe_member(&member.path) {
-            by_dir.entry(dir).or_default().push((file, bytes));
-        }
-    }
-    for (dir, files) in by_dir {
+    // A conflict leaves a whole device alone.
+    let mut accepted: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let dirs: BTreeSet<String> = manifest
+        .members
+        .iter()
+        .filter_map(|m| safe_member(&m.path).map(|(dir, _)| dir))
+        .collect();
+    for dir in dirs {
         let Some(device) = name::decode(&dir) else {
             report
                 .conflicts
                 .push(format!("{dir}: not the directory of any device name"));
             continue;
         };
-        if let Some(owner) = store.collector_of(&device)
-            && owner != manifest.collector
-        {
-            report.conflicts.push(format!(
+        match store.collector_of(&device) {
+            Some(owner) if owner != manifest.collector => report.conflicts.push(format!(
                 "device {device:?} comes from collector {:?}, but the store has it from {owner:?}: not merged",
                 manifest.collector
-            ));
-            continue;
-        }
-        let target = store.device_dir(&device);
-        std::fs::create_dir_all(&target).map_err(|cause| BundleError::Io {
-            path: target.clone(),
-            cause,
-        })?;
-        // Signatures first, so a snapshot never appears unsigned.
-        let mut files = files;
-        files.sort_by_key(|(f, _)| !f.ends_with(".sig"));
-        for (file, bytes) in files {
-            let at = target.join(&file);
-            match std::fs::read(&at) {
-                Ok(existing) if existing == bytes => report.present += 1,
-                Ok(_) => report.conflicts.push(format!(
-                    "{}: the store has another file of that name: kept, not replaced",
-                    at.display()
-                )),
-                Err(_) => {
-                    crate::atomic::write(&at, &bytes, crate::atomic::Mode::New).map_err(
-                        |cause| BundleError::Io {
-                            path: at.clone(),
-                            cause,
-                        },
-                    )?;
-                    report.written += 1;
-                }
+            )),
+            _ => {
+                let target = store.device_dir(&device);
+                std::fs::create_dir_all(&target).map_err(io_error(&target))?;
+                accepted.insert(dir, target);
             }
         }
     }
+    // The second pass: each pair checked against the manifest again (the
+    // file may have been replaced since), the signature written first.
+    let again = read(
+        path,
+        |read, _, _| {
+            if *read == manifest {
+                Ok(())
+            } else {
+                Err(refused(path, "changed while being imported".into()))
+            }
+        },
+        |_, pair| {
+            for (name, bytes) in [&pair.sig, &pair.file] {
+                let Some(target) =
+                    safe_member(name).and_then(|(dir, file)| Some(accepted.get(&dir)?.join(file)))
+                else {
+                    continue;
+                };
+                match std::fs::read(&target) {
+                    Ok(existing) if existing == *bytes => report.present += 1,
+                    Ok(_) => report.conflicts.push(format!(
+                        "{}: the store has another file of that name: kept, not replaced",
+                        target.display()
+                    )),
+                    Err(_) => {
+                        atomic::write(&target, bytes, Mode::New).map_err(io_error(&target))?;
+                        report.written += 1;
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+    again?;
     let file = received_path(state, &manifest.collector);
     let mut received: Received = std::fs::read(&file)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     received.sequences.insert(manifest.sequence);
-    std::fs::create_dir_all(state).map_err(|cause| BundleError::Io {
-        path: state.to_owned(),
-        cause,
-    })?;
-    crate::atomic::write(
+    std::fs::create_dir_all(state).map_err(io_error(state))?;
+    atomic::write(
         &file,
         &serde_json::to_vec(&received).unwrap_or_default(),
-        crate::atomic::Mode::Replace,
+        Mode::Replace,
     )
-    .map_err(|cause| BundleError::Io { path: file, cause })?;
+    .map_err(io_error(&file))?;
     Ok(report)
 }
 

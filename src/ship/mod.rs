@@ -22,6 +22,7 @@ use crate::netbox::client::NetboxError;
 use crate::progress::Progress;
 use crate::snapshot::store::{Entry, Store, StoreError};
 use crate::snapshot::{Snapshot, Status};
+use crate::text::plural;
 use ledger::{Ledger, LedgerError};
 
 /// Which of a device's unshipped snapshots a destination receives.
@@ -220,8 +221,6 @@ impl<P> Report<P> {
             unreadable += d.unreadable.len();
         }
         let failed = self.devices.iter().filter(|d| d.error.is_some()).count();
-        let plural =
-            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = vec![if self.dry_run {
             format!(
                 "{} planned (the next of each device)",

@@ -475,9 +475,9 @@ fn bundles_carry_snapshots_one_way_verified_whole_and_once() {
     let escaping = forged(
         "escaping.tar",
         vec![
-            ("manifest.json", manifest_bytes.clone(), regular),
-            ("manifest.json.sig", manifest_sig.clone(), regular),
-            ("../../etc/cron.d/x.json.zst", evil.clone(), regular),
+            ("manifest.json", manifest_bytes, regular),
+            ("manifest.json.sig", manifest_sig, regular),
+            ("../../etc/cron.d/x.json.zst", evil, regular),
         ],
     );
     // Cut at a member boundary: a well-formed tar, short of what its manifest lists.
@@ -488,11 +488,16 @@ fn bundles_carry_snapshots_one_way_verified_whole_and_once() {
             .map(|(name, bytes)| (name.as_str(), bytes.clone(), regular))
             .collect(),
     );
+    // A signed manifest listing an ordinary member that arrives as a symlink.
+    manifest["members"] = serde_json::json!([{"path": "snapshots/r1/x.json.zst", "size": 0,
+        "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]);
+    let link_manifest = serde_json::to_vec(&manifest).unwrap();
+    let link_sig = signer.sign("invmon-bundle", &link_manifest).unwrap();
     let linked = forged(
         "linked.tar",
         vec![
-            ("manifest.json", manifest_bytes, regular),
-            ("manifest.json.sig", manifest_sig, regular),
+            ("manifest.json", link_manifest, regular),
+            ("manifest.json.sig", link_sig, regular),
             (
                 "snapshots/r1/x.json.zst",
                 Vec::new(),
@@ -534,7 +539,7 @@ fn bundles_carry_snapshots_one_way_verified_whole_and_once() {
         (&short, "members missing"),
         (&altered, "manifest"),
         (&unlisted, "is not in the manifest"),
-        (&escaping, "refused"),
+        (&escaping, "would land outside the store"),
         (&linked, "is a link or device, not a plain file"),
     ] {
         let run = import(std::slice::from_ref(file));
@@ -606,4 +611,84 @@ fn bundles_carry_snapshots_one_way_verified_whole_and_once() {
         again.stdout
     );
     assert_eq!(sal.accepted().len(), 1);
+}
+
+#[test]
+fn bundles_split_by_size_and_leave_unsigned_snapshots_out() {
+    let work = tempfile::tempdir().unwrap();
+    let collector = work.path().join("collector");
+    let dmz = work.path().join("dmz");
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&collector).unwrap();
+    std::fs::create_dir_all(&dmz).unwrap();
+    let (key, public) = keygen(work.path(), "east");
+    let allowed = work.path().join("allowed_signers");
+    std::fs::write(&allowed, format!("east {public}\n")).unwrap();
+    let recs = recordings(&[("cisco-c3750", "r1"), ("timos_7750", "r2")]);
+    let agent = Replay::start(recs.path(), &[]);
+    Fleet::new()
+        .v2c("r1", &agent.addr, "r1")
+        .v2c("r2", &agent.addr, "r2")
+        .write(&collector);
+    // One run before the key was set, two after.
+    assert_eq!(collect(&collector).run().code, Some(0));
+    for _ in 0..2 {
+        let run = collect(&collector)
+            .env("INVMON_SIGNING_KEY", &key)
+            .env("INVMON_COLLECTOR_ID", "east")
+            .run();
+        assert_eq!(run.code, Some(0), "{}", run.all());
+    }
+    let made = Invmon::new(&collector)
+        .args(["bundle", "create", "--max-bytes", "1", "--out"])
+        .arg(&out)
+        .env("INVMON_SIGNING_KEY", &key)
+        .env("INVMON_COLLECTOR_ID", "east")
+        .run();
+    assert_eq!(made.code, Some(0), "{}", made.all());
+    // Four signed snapshots, one per bundle at this size; the two unsigned ones named.
+    let bundles: Vec<PathBuf> = made
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("bundle "))
+        .map(|l| PathBuf::from(l.split_whitespace().nth(1).unwrap()))
+        .collect();
+    assert_eq!(bundles.len(), 4, "{}", made.stdout);
+    assert!(
+        made.stdout.contains("sequence 4, 1 snapshot,"),
+        "{}",
+        made.stdout
+    );
+    assert!(
+        made.stdout
+            .contains("not bundled: 2 files without a signature"),
+        "{}",
+        made.stdout
+    );
+    let import = Invmon::new(&dmz)
+        .args(["bundle", "import"])
+        .args(&bundles)
+        .env("INVMON_ALLOWED_SIGNERS", &allowed)
+        .run();
+    assert_eq!(import.code, Some(0), "{}", import.all());
+    assert!(!import.stdout.contains("not received"), "{}", import.stdout);
+    let verified = verify(&dmz, &allowed, "snapshots");
+    assert!(
+        verified.stdout.contains("2 devices, 4 snapshots"),
+        "{}",
+        verified.all()
+    );
+    // Nothing left to carry, and the unsigned ones are not offered again.
+    let again = Invmon::new(&collector)
+        .args(["bundle", "create", "--out"])
+        .arg(&out)
+        .env("INVMON_SIGNING_KEY", &key)
+        .env("INVMON_COLLECTOR_ID", "east")
+        .run();
+    assert_eq!(
+        again.stdout.trim(),
+        "nothing new to bundle",
+        "{}",
+        again.all()
+    );
 }
