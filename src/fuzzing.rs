@@ -14,7 +14,7 @@ use crate::walk::{Oid, Walk, snmprec};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name its corpus directory has.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("ber", ber),
     ("snmp_answer", snmp_answer),
     ("snmprec", snmprec_text),
@@ -22,6 +22,8 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("targets", targets),
     ("module_output", module_output),
     ("v3_report", v3_report),
+    ("bundle", bundle),
+    ("allowed_signers", allowed_signers),
 ];
 
 /// The BER reader, as replay meets it: any datagram to the v1/v2c agent.
@@ -171,6 +173,21 @@ pub fn module_output(data: &[u8]) {
 /// SNMPv3 reports the diagnosis reads (engine discovery, usmStats).
 pub fn v3_report(data: &[u8]) {
     crate::snmp::diagnose::read_report(data);
+}
+
+/// Bundles as `bundle import` meets them: tar, manifest, member checks and
+/// signatures (by any key), before anything is written.
+pub fn bundle(data: &[u8]) {
+    let _ = crate::provenance::bundle::verify_bytes(data);
+}
+
+/// allowed_signers files.
+pub fn allowed_signers(data: &[u8]) {
+    if let Ok(trust) =
+        crate::provenance::Trust::parse(&String::from_utf8_lossy(data), Path::new("fuzz"))
+    {
+        let _ = trust.verify("east", "invmon-snapshot", b"x", data);
+    }
 }
 
 #[cfg(test)]

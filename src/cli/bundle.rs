@@ -66,9 +66,9 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                 bundle::create(&store, &state.state_dir, &held, &out, &signer, max_bytes)?;
             for created in &bundled.bundles {
                 tracing::info!(
-                    "Bundle {} written: {} snapshots.",
+                    "Bundle {} written: {}.",
                     created.path.display(),
-                    created.snapshots
+                    plural(created.snapshots, "snapshot", "snapshots")
                 );
                 outln!(
                     "bundle {} written: sequence {}, {}, {} bytes",

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::inventory::Item;
 use crate::snapshot::checkin::{INVENTORY_SOURCE, ItemStatus};
-use crate::snapshot::codec::{self, CodecError, Stored};
+use crate::snapshot::codec::Stored;
 use crate::snapshot::{Device, Outcome, Status};
 
 /// The fields of a snapshot a comparison needs.
@@ -108,11 +108,6 @@ impl Side {
             reason: None,
             items,
         }
-    }
-
-    /// A snapshot file named directly (not through the store).
-    pub fn read(path: &Path) -> Result<Side, CodecError> {
-        Ok(Side::from_lean(path, codec::read_as(path)?))
     }
 
     pub fn from_lean(path: &Path, lean: Lean) -> Side {

@@ -365,17 +365,18 @@ fn safe_member(path: &str) -> Option<(String, String)> {
     }
 }
 
-type Entries<'a> = tar::Entries<'a, File>;
+type Entries<'a, R> = tar::Entries<'a, R>;
 
 /// Reads a bundle: its manifest, which `accept` judges, then its members as
 /// signed pairs, each listed in the manifest, once, of the size and
 /// SHA-256 it lists, handed to `pair` in order.
-fn read(
+fn read<R: Read>(
     path: &Path,
+    source: R,
     accept: impl FnOnce(&Manifest, &[u8], &[u8]) -> Result<(), BundleError>,
     mut pair: impl FnMut(&Manifest, Pair) -> Result<(), BundleError>,
 ) -> Result<Manifest, BundleError> {
-    let mut archive = tar::Archive::new(File::open(path).map_err(io_error(path))?);
+    let mut archive = tar::Archive::new(source);
     let mut entries = archive
         .entries()
         .map_err(|e| refused(path, format!("not a tar file ({e})")))?;
@@ -407,24 +408,25 @@ fn read(
     accept(&manifest, &manifest_bytes, &manifest_sig)?;
     let listed = listing(path, &manifest)?;
     let mut seen = BTreeSet::new();
-    let mut next = |entries: &mut Entries<'_>| -> Result<Option<(String, Vec<u8>)>, BundleError> {
-        let Some((name, bytes)) = next_member(path, entries, MAX_MEMBER)? else {
-            return Ok(None);
+    let mut next =
+        |entries: &mut Entries<'_, R>| -> Result<Option<(String, Vec<u8>)>, BundleError> {
+            let Some((name, bytes)) = next_member(path, entries, MAX_MEMBER)? else {
+                return Ok(None);
+            };
+            let member = listed
+                .get(name.as_str())
+                .ok_or_else(|| refused(path, format!("member {name:?} is not in the manifest")))?;
+            if !seen.insert(name.clone()) {
+                return Err(refused(path, format!("member {name:?} appears twice")));
+            }
+            if bytes.len() as u64 != member.size || sha256(&bytes) != member.sha256 {
+                return Err(refused(
+                    path,
+                    format!("member {name:?} differs from the manifest (size or SHA-256)"),
+                ));
+            }
+            Ok(Some((name, bytes)))
         };
-        let member = listed
-            .get(name.as_str())
-            .ok_or_else(|| refused(path, format!("member {name:?} is not in the manifest")))?;
-        if !seen.insert(name.clone()) {
-            return Err(refused(path, format!("member {name:?} appears twice")));
-        }
-        if bytes.len() as u64 != member.size || sha256(&bytes) != member.sha256 {
-            return Err(refused(
-                path,
-                format!("member {name:?} differs from the manifest (size or SHA-256)"),
-            ));
-        }
-        Ok(Some((name, bytes)))
-    };
     while let Some(file) = next(&mut entries)? {
         if file.0.ends_with(".sig") {
             return Err(refused(
@@ -482,9 +484,9 @@ fn refused(path: &Path, why: String) -> BundleError {
 }
 
 /// The next plain-file member (directories skipped), at most `limit` bytes.
-fn next_member(
+fn next_member<R: Read>(
     path: &Path,
-    entries: &mut Entries<'_>,
+    entries: &mut Entries<'_, R>,
     limit: u64,
 ) -> Result<Option<(String, Vec<u8>)>, BundleError> {
     for entry in entries.by_ref() {
@@ -531,11 +533,38 @@ fn next_member(
     Ok(None)
 }
 
-/// The first pass: everything verified, nothing written; `Err` refuses the
-/// whole bundle.
-fn verify(path: &Path, trust: &Trust) -> Result<Manifest, BundleError> {
+fn open(path: &Path) -> Result<std::io::BufReader<File>, BundleError> {
+    Ok(std::io::BufReader::new(
+        File::open(path).map_err(io_error(path))?,
+    ))
+}
+
+/// A bundle's bytes through the first pass of import, any key taken as
+/// trusted, so that fuzzing reaches the members.
+pub(crate) fn verify_bytes(data: &[u8]) -> Result<Manifest, BundleError> {
+    let path = Path::new("fuzz.tar");
     read(
         path,
+        data,
+        |_, bytes, sig| {
+            super::authentic(BUNDLE_NAMESPACE, bytes, sig)
+                .map(drop)
+                .map_err(|r| refused(path, r.to_string()))
+        },
+        |_, pair| {
+            super::authentic(SNAPSHOT_NAMESPACE, &pair.file.1, &pair.sig.1)
+                .map(drop)
+                .map_err(|r| refused(path, r.to_string()))
+        },
+    )
+}
+
+/// The first pass: everything verified, nothing written; `Err` refuses the
+/// whole bundle.
+fn verify(path: &Path, source: impl Read, trust: &Trust) -> Result<Manifest, BundleError> {
+    read(
+        path,
+        source,
         |manifest, bytes, sig| {
             trust
                 .verify(&manifest.collector, BUNDLE_NAMESPACE, bytes, sig)
@@ -622,7 +651,7 @@ pub fn import(
     trust: &Trust,
     path: &Path,
 ) -> Result<Imported, BundleError> {
-    let manifest = verify(path, trust)?;
+    let manifest = verify(path, open(path)?, trust)?;
     let mut report = Imported {
         path: path.to_owned(),
         collector: manifest.collector.clone(),
@@ -659,6 +688,7 @@ pub fn import(
     // file may have been replaced since), the signature written first.
     let again = read(
         path,
+        open(path)?,
         |read, _, _| {
             if *read == manifest {
                 Ok(())

@@ -148,6 +148,14 @@ impl Trust {
         })
     }
 
+    /// An allowed_signers file's text, as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Trust, allowed::AllowedError> {
+        Ok(Trust {
+            entries: allowed::parse(text, path)?,
+            path: path.to_owned(),
+        })
+    }
+
     /// Accepts `bytes` when `signature` (a `.sig` file's text) verifies in
     /// `namespace` with a key listed for `principal`, valid now.
     pub fn verify(

@@ -517,7 +517,7 @@ impl Store {
     ) -> Result<Found<T>, StoreError> {
         if let Selector::File(path) = selector {
             let entry = Entry::of_file(path);
-            let doc = codec::read_as(path)?;
+            let doc = self.read_file_as(path)?;
             return Ok(Found {
                 entry,
                 doc,

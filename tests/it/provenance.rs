@@ -243,6 +243,19 @@ fn ship_and_diff_read_only_what_the_allowed_signers_allow() {
         refused.stderr
     );
     assert!(!refused.stdout.contains("FORGED0001"), "{}", refused.stdout);
+    // The whole network: the other device is compared, the refused file named.
+    let all = Invmon::new(work.path())
+        .args(["diff", "--all"])
+        .env("INVMON_ALLOWED_SIGNERS", &allowed)
+        .run();
+    assert_eq!(all.code, Some(2), "{}", all.all());
+    assert!(
+        all.stderr.contains("refused: the signature does not match"),
+        "{}",
+        all.stderr
+    );
+    assert!(all.stdout.contains("2 devices:"), "{}", all.stdout);
+    assert!(!all.stdout.contains("FORGED0001"), "{}", all.stdout);
     // Without allowed signers nothing is checked: the forgery reads as any snapshot.
     let unchecked = diff(false);
     assert!(
