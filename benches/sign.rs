@@ -8,14 +8,20 @@ use std::time::Instant;
 use invmon::provenance::{SNAPSHOT_NAMESPACE, Signer, Trust};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let [key, allowed, files @ ..] = args.as_slice() else {
         eprintln!("usage: sign KEY ALLOWED_SIGNERS FILE...");
         std::process::exit(2);
     };
     let signer = Signer::load(&PathBuf::from(key), "east").expect("signing key");
     let trust = Trust::load(&PathBuf::from(allowed)).expect("allowed_signers");
-    let contents: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("file")).collect();
+    let contents: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("file"))
+        .collect();
     let bytes: usize = contents.iter().map(Vec::len).sum();
     let rounds = (20_000 / contents.len().max(1)).max(1);
     let started = Instant::now();
@@ -31,7 +37,9 @@ fn main() {
     let started = Instant::now();
     for _ in 0..rounds {
         for (c, s) in contents.iter().zip(&sigs) {
-            trust.verify("east", SNAPSHOT_NAMESPACE, c, s).expect("verify");
+            trust
+                .verify("east", SNAPSHOT_NAMESPACE, c, s)
+                .expect("verify");
         }
     }
     let verify = started.elapsed().as_secs_f64() / n;

@@ -84,6 +84,16 @@ pub struct ShipArgs {
         value_parser = config::count(1..=32)
     )]
     netbox_workers: u32,
+    /// Move an unchanged probe's time only once it is this old: a number and a unit (s, min, h, d, w), 0 = on every snapshot, as the seed did (docs/netbox.md)
+    #[arg(
+        long,
+        env = "NETBOX_TOUCH_INTERVAL",
+        hide_env_values = true,
+        value_name = "SPAN",
+        default_value = "0",
+        value_parser = config::span
+    )]
+    touch_interval: chrono::TimeDelta,
     /// Comma-separated models never shipped to NetBox (also read from the seed's misspelt entPhysicalModelName_exludes)
     #[arg(
         long,
@@ -182,7 +192,13 @@ impl ShipArgs {
         };
         let client = self.netbox.client(context, self.netbox_timeout, policy)?;
         let url = self.netbox.url.clone().unwrap_or_default();
-        Ok(Netbox::new(client, &url, excludes, self.netbox_timeout))
+        Ok(Netbox::new(
+            client,
+            &url,
+            excludes,
+            self.netbox_timeout,
+            self.touch_interval,
+        ))
     }
 
     fn sal(&self, context: &Context<'_>) -> anyhow::Result<Sal> {

@@ -85,10 +85,14 @@ pub fn count(
     }
 }
 
-/// A span of time with a unit: `45s`, `90min`, `12h`, `30d`, `2w`. A bare
-/// number or `m` (minutes or months?) is refused rather than guessed.
+/// A span of time with a unit: `45s`, `90min`, `12h`, `30d`, `2w`, or `0`.
+/// Another bare number or `m` (minutes or months?) is refused rather than
+/// guessed.
 pub fn span(text: &str) -> Result<TimeDelta, ValueError> {
     let t = text.trim();
+    if t == "0" {
+        return Ok(TimeDelta::zero());
+    }
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let n: i64 = number.parse().map_err(|_| {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
@@ -184,6 +184,17 @@ pub struct DevicePlan {
     /// Parts whose latest probe is newer than this snapshot (a snapshot
     /// shipped late, after a lost ledger): older news writes nothing.
     pub superseded: usize,
+    /// The oldest `time` among the device's probes once the plan is
+    /// applied (the snapshot's when it has no rows): until that is a touch
+    /// interval old, an equal snapshot needs no request.
+    #[serde(skip)]
+    pub touched: Option<DateTime<Utc>>,
+}
+
+impl DevicePlan {
+    fn touch(&mut self, t: DateTime<Utc>) {
+        self.touched = Some(self.touched.map_or(t, |o| o.min(t)));
+    }
 }
 
 fn api_time(v: &Json) -> Option<DateTime<Utc>> {
@@ -194,12 +205,16 @@ fn api_time(v: &Json) -> Option<DateTime<Utc>> {
 
 /// Compares merged rows with the device's latest probes (any order; the
 /// API's serial filter is a substring match, so serials are matched here,
-/// exactly). Pure: the same inputs always give the same plan.
+/// exactly). An unchanged probe's `time` moves to `seen` when the oldest of
+/// the device's unchanged probes is `touch` old (zero: on every snapshot, the
+/// seed's rule); all of them move together, so a device costs one batch of
+/// updates per interval. Pure: the same inputs always give the same plan.
 pub fn plan_device(
     rows: &BTreeMap<String, &Item>,
     probes: &[Json],
     device: &DeviceRef,
     seen: DateTime<Utc>,
+    touch: TimeDelta,
 ) -> DevicePlan {
     let mut latest: BTreeMap<&str, &Json> = BTreeMap::new();
     for p in probes {
@@ -217,11 +232,15 @@ pub fn plan_device(
     let seen = seen.trunc_subsecs(6);
     let time = json!(seen.to_rfc3339_opts(SecondsFormat::Micros, true));
     let mut plan = DevicePlan::default();
+    // (probe id, time) of unchanged parts, to touch or leave as one.
+    let mut kept: Vec<(&Json, Option<DateTime<Utc>>)> = Vec::new();
     for item in rows.values() {
         let fields = probe_fields(item, device);
         let existing = latest.get(fields["serial"].as_str().unwrap_or(""));
-        if existing.is_some_and(|p| api_time(&p["time"]).is_some_and(|t| t > seen)) {
+        let at = existing.and_then(|p| api_time(&p["time"]));
+        if let Some(t) = at.filter(|t| *t > seen) {
             plan.superseded += 1;
+            plan.touch(t);
             continue;
         }
         let same = existing.is_some_and(|p| {
@@ -230,19 +249,53 @@ pub fn plan_device(
                 .all(|f| normalized(&p[*f]) == normalized(&fields[*f]))
         });
         match existing {
-            Some(p) if same => match api_time(&p["time"]) {
-                Some(t) if t >= seen => plan.unchanged += 1,
-                _ => plan.updates.push(json!({"id": p["id"], "time": time})),
-            },
+            Some(p) if same => kept.push((&p["id"], at)),
             _ => {
                 let mut body = fields;
                 body.insert("time".into(), time.clone());
                 body.insert("creation_time".into(), time.clone());
                 plan.creates.push(Json::Object(body));
+                plan.touch(seen);
             }
         }
     }
+    // A probe without a readable time is due at once.
+    let oldest = kept.iter().map(|(_, t)| *t).min().flatten();
+    let due = kept.iter().any(|(_, t)| t.is_none()) || oldest.is_some_and(|t| t + touch <= seen);
+    for (id, at) in kept {
+        match at {
+            Some(t) if t >= seen || !due => {
+                plan.unchanged += 1;
+                plan.touch(t);
+            }
+            _ => {
+                plan.updates.push(json!({"id": id, "time": time}));
+                plan.touch(seen);
+            }
+        }
+    }
+    plan.touched = plan.touched.or(Some(seen));
     plan
+}
+
+/// What a snapshot's rows say about the device's probes, whatever the
+/// device's own fields: equal keys, equal plans.
+pub fn row_keys(rows: &BTreeMap<String, &Item>) -> Vec<Vec<Json>> {
+    let nowhere = DeviceRef {
+        id: 0,
+        name: String::new(),
+        site: None,
+        location: None,
+    };
+    rows.values()
+        .map(|item| {
+            let fields = probe_fields(item, &nowhere);
+            std::iter::once(&"serial")
+                .chain(COMPARED.iter())
+                .map(|f| json!(normalized(&fields[*f])))
+                .collect()
+        })
+        .collect()
 }
 
 /// NetBox returns "" and null interchangeably for empty text.

@@ -5,6 +5,7 @@
 //! repeated blindly: after an unknown outcome the stage re-reads the probes,
 //! and the plan shows what is still missing.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
 
 use super::apply::{self, PROBES};
@@ -22,6 +23,8 @@ pub struct Netbox {
     /// The request timeout: NetBox may still be carrying out a request
     /// that long after it was sent.
     settle: std::time::Duration,
+    /// How old a probe's `time` may grow before it is moved (zero: every snapshot).
+    touch: TimeDelta,
 }
 
 impl Netbox {
@@ -30,12 +33,14 @@ impl Netbox {
         url: &str,
         model_excludes: Vec<String>,
         settle: std::time::Duration,
+        touch: TimeDelta,
     ) -> Netbox {
         Netbox {
             client,
             instance: instance_key(url),
             model_excludes,
             settle,
+            touch,
         }
     }
 }
@@ -121,6 +126,11 @@ impl Destination for Netbox {
         self.settle
     }
 
+    /// With a touch interval, an unchanged device may need no request.
+    fn needs_last_sent(&self) -> bool {
+        self.touch > TimeDelta::zero()
+    }
+
     async fn device(&self, snapshot: &Snapshot) -> Result<DeviceRef, ShipError> {
         find_device(&self.client, snapshot).await
     }
@@ -145,7 +155,35 @@ impl Destination for Netbox {
             &probes,
             device,
             snapshot.collected_at,
+            self.touch,
         ))
+    }
+
+    /// The probes NetBox has are those the last snapshot sent left, as long
+    /// as nobody edits them there: between touches, equal rows need no
+    /// request (docs/netbox.md says what that trusts).
+    fn quiet_plan(
+        &self,
+        snapshot: &Snapshot,
+        last_sent: &Snapshot,
+        touched: DateTime<Utc>,
+    ) -> Option<DevicePlan> {
+        if self.touch <= TimeDelta::zero() || touched + self.touch <= snapshot.collected_at {
+            return None;
+        }
+        let (now, then) = (present_items(snapshot), present_items(last_sent));
+        let rows = plan::merge(&now, &self.model_excludes);
+        (plan::row_keys(&rows) == plan::row_keys(&plan::merge(&then, &self.model_excludes))).then(
+            || DevicePlan {
+                unchanged: rows.len(),
+                touched: Some(touched),
+                ..DevicePlan::default()
+            },
+        )
+    }
+
+    fn touched(plan: &DevicePlan) -> Option<DateTime<Utc>> {
+        plan.touched
     }
 
     fn counts(plan: &DevicePlan) -> Counts {

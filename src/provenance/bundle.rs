@@ -244,7 +244,7 @@ pub fn create(
             newest.insert(&group.device, &group.stamp);
         }
         for (device, stamp) in newest {
-            ledger.record(device, stamp, None)?;
+            ledger.record(device, stamp, None, None)?;
         }
     }
     Ok(bundled)

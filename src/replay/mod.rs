@@ -43,6 +43,27 @@ pub enum ReplayError {
     Agent(String),
 }
 
+/// Lines shown per recording before the rest are only counted.
+const SHOWN_LINES: usize = 5;
+
+/// As snmpsim does, a recording is served without the lines it cannot
+/// read; each is named, so that the recording can be fixed.
+fn report_skipped(path: &Path, recording: &snmprec::Recording) {
+    for line in recording.skipped.iter().take(SHOWN_LINES) {
+        tracing::warn!("{line}; line skipped");
+    }
+    if recording.skipped.len() > SHOWN_LINES {
+        tracing::warn!(
+            "{}: {} more unreadable lines skipped",
+            path.display(),
+            recording.skipped.len() - SHOWN_LINES
+        );
+    }
+    if recording.walk.is_empty() {
+        tracing::warn!("{}: no readable line; not served", path.display());
+    }
+}
+
 impl Recordings {
     /// Loads every `*.snmprec` under `dir`. As in snmpsim, a recording's name is
     /// its path relative to `dir` without the extension (`switch/c3750`).
@@ -65,7 +86,12 @@ impl Recordings {
             let name = name
                 .to_string_lossy()
                 .replace(std::path::MAIN_SEPARATOR, "/");
-            by_name.insert(name.into_bytes(), Arc::new(snmprec::read(path)?));
+            let recording = snmprec::read_all(path)?;
+            report_skipped(path, &recording);
+            if recording.walk.is_empty() {
+                continue;
+            }
+            by_name.insert(name.into_bytes(), Arc::new(recording.walk));
         }
         if by_name.is_empty() {
             return Err(bad("no .snmprec recordings".into()));

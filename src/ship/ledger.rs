@@ -29,6 +29,10 @@ pub struct Shipped {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<String>,
     pub sent_at: DateTime<Utc>,
+    /// The oldest time the destination's records of the device carry after
+    /// the last write (NetBox: the oldest probe `time`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touched: Option<DateTime<Utc>>,
 }
 
 impl Shipped {
@@ -248,19 +252,26 @@ impl Ledger {
     }
 
     /// Records that `device` is done with everything up to `snapshot`, the
-    /// last one sent being `sent`; on disk before this returns.
+    /// last one sent being `sent` and the destination's oldest time being
+    /// `touched` (each kept from the record before when `None`); on disk
+    /// before this returns.
     pub fn record(
         &mut self,
         device: &str,
         snapshot: &str,
         sent: Option<&str>,
+        touched: Option<DateTime<Utc>>,
     ) -> Result<(), LedgerError> {
-        let previous_sent = self.get(device).map(|s| s.last_sent().to_owned());
-        let sent = sent.map(str::to_owned).or(previous_sent);
+        let previous = self.get(device);
+        let sent = sent
+            .map(str::to_owned)
+            .or_else(|| previous.map(|s| s.last_sent().to_owned()));
+        let touched = touched.or_else(|| previous.and_then(|s| s.touched));
         let shipped = Shipped {
             snapshot: snapshot.to_owned(),
             sent: sent.filter(|s| s != snapshot),
             sent_at: Utc::now(),
+            touched,
         };
         self.append(&Line {
             device: device.to_owned(),
@@ -281,14 +292,20 @@ mod tests {
     fn a_cut_line_is_ignored_and_the_rest_is_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(dir.path(), "netbox", None).unwrap();
-        l.record("r1", "2026-11-01T00-00-00.000Z", None).unwrap();
-        l.record("r2", "2026-11-01T00-00-00.000Z", None).unwrap();
+        l.record("r1", "2026-11-01T00-00-00.000Z", None, None)
+            .unwrap();
+        l.record("r2", "2026-11-01T00-00-00.000Z", None, None)
+            .unwrap();
+        let touched = Utc::now();
         l.record(
             "r1",
             "2026-11-02T00-00-00.000Z",
             Some("2026-11-01T00-00-00.000Z"),
+            Some(touched),
         )
         .unwrap();
+        l.record("r1", "2026-11-02T00-00-00.000Z", None, None)
+            .unwrap();
         let until = Utc::now() + chrono::TimeDelta::seconds(10);
         l.intend("r2", until).unwrap();
         drop(l);
@@ -299,6 +316,7 @@ mod tests {
         let l = Ledger::read(dir.path(), "netbox").unwrap();
         assert_eq!(l.shipped("r1"), "2026-11-02T00-00-00.000Z");
         assert_eq!(l.get("r1").unwrap().last_sent(), "2026-11-01T00-00-00.000Z");
+        assert_eq!(l.get("r1").unwrap().touched, Some(touched), "kept");
         assert_eq!(l.shipped("r2"), "2026-11-01T00-00-00.000Z");
         assert_eq!(l.shipped("r3"), "");
         assert_eq!(l.pending("r2"), Some(until), "a write was in flight");
@@ -318,7 +336,8 @@ mod tests {
         let state = dir.path().join("state");
         let mut l = Ledger::open(&state, "sal", Some(&old)).unwrap();
         assert_eq!(l.shipped("r1"), "2026-11-01T00-00-00.000Z");
-        l.record("r2", "2026-11-03T00-00-00.000Z", None).unwrap();
+        l.record("r2", "2026-11-03T00-00-00.000Z", None, None)
+            .unwrap();
         let again = Ledger::open(&state, "sal", Some(&old)).unwrap();
         assert_eq!(again.shipped("r1"), "2026-11-01T00-00-00.000Z");
         assert_eq!(again.shipped("r2"), "2026-11-03T00-00-00.000Z");

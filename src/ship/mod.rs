@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::lock::{self, LockError};
@@ -131,6 +132,22 @@ pub trait Destination: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), ShipError>> + Send;
     /// Requests, retries and unknown outcomes so far.
     fn requests(&self) -> (u64, u64, u64);
+    /// A plan made from the record alone, asking the destination nothing:
+    /// when `snapshot` would write nothing that `last_sent` did not, and
+    /// nothing falls due after `touched` (the oldest time the destination
+    /// holds for the device, as the last write left it).
+    fn quiet_plan(
+        &self,
+        _snapshot: &Snapshot,
+        _last_sent: &Snapshot,
+        _touched: DateTime<Utc>,
+    ) -> Option<Self::Plan> {
+        None
+    }
+    /// The `touched` that applying `plan` leaves (see `quiet_plan`).
+    fn touched(_plan: &Self::Plan) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 pub struct Options {
@@ -155,6 +172,8 @@ pub struct Shipped<P> {
     pub status: Status,
     pub counts: Counts,
     pub replans: u32,
+    /// Settled from the record alone: no request.
+    pub quiet: bool,
     /// The plan itself, in dry runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<P>,
@@ -211,9 +230,11 @@ impl<P> Report<P> {
     pub fn summary(&self) -> String {
         let mut counts = Counts::default();
         let (mut snapshots, mut failed_collections, mut waiting, mut unreadable) = (0, 0, 0, 0);
+        let mut quiet = 0;
         for d in &self.devices {
             for s in &d.shipped {
                 snapshots += 1;
+                quiet += usize::from(s.quiet);
                 failed_collections += usize::from(s.status == Status::Failed);
                 counts += s.counts;
             }
@@ -238,6 +259,12 @@ impl<P> Report<P> {
             if counts.superseded > 0 {
                 parts.push(format!("{} already newer in NetBox", counts.superseded));
             }
+        }
+        if quiet > 0 {
+            parts.push(format!(
+                "{} as the last sent, no touch due (no request)",
+                plural(quiet, "snapshot", "snapshots")
+            ));
         }
         if failed_collections > 0 {
             parts.push(format!(
@@ -396,11 +423,13 @@ async fn ship_device<D: Destination>(
             return report;
         }
     };
-    let (done, last_sent) = {
+    let (done, last_sent, mut touched) = {
         let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let shipped = ledger.get(device);
         (
             ledger.shipped(device),
-            ledger.get(device).map(|s| s.last_sent().to_owned()),
+            shipped.map(|s| s.last_sent().to_owned()),
+            shipped.and_then(|s| s.touched),
         )
     };
     let pending: Vec<Entry> = entries.into_iter().filter(|e| e.stamp() > done).collect();
@@ -425,7 +454,7 @@ async fn ship_device<D: Destination>(
             }
             if chosen.is_empty() && !dry_run {
                 // Nothing complete to send: done with these until a newer one comes.
-                if let Err(e) = record(ledger, device, &newest.stamp(), None) {
+                if let Err(e) = record(ledger, device, &newest.stamp(), None, None) {
                     report.error = Some(e.to_string());
                 }
                 return report;
@@ -433,7 +462,7 @@ async fn ship_device<D: Destination>(
             chosen
         }
     };
-    let last_sent = match last_sent.filter(|_| destination.needs_last_sent()) {
+    let mut last_sent = match last_sent.filter(|_| destination.needs_last_sent()) {
         Some(stamp) => store
             .list(device)
             .ok()
@@ -470,10 +499,24 @@ async fn ship_device<D: Destination>(
             status: snapshot.outcome.status,
             counts: Counts::default(),
             replans: 0,
+            quiet: false,
             plan: None,
         };
+        let quiet = match (&last_sent, touched) {
+            (Some(last), Some(t)) if snapshot.outcome.status != Status::Failed => {
+                destination.quiet_plan(&snapshot, last, t)
+            }
+            _ => None,
+        };
+        let mut left = None;
+        if let Some(plan) = quiet {
+            shipped.counts = D::counts(&plan);
+            shipped.quiet = true;
+            if dry_run {
+                shipped.plan = Some(plan);
+            }
         // A failed collection says nothing about the hardware: nothing to write.
-        if snapshot.outcome.status != Status::Failed {
+        } else if snapshot.outcome.status != Status::Failed {
             if handle.is_none() {
                 match destination.device(&snapshot).await {
                     Ok(h) => handle = Some(h),
@@ -507,7 +550,7 @@ async fn ship_device<D: Destination>(
             )
             .await
             {
-                Ok(()) => {}
+                Ok(t) => left = t,
                 Err(e) => {
                     replans.fetch_add(
                         u64::from(shipped.replans),
@@ -533,9 +576,13 @@ async fn ship_device<D: Destination>(
             Backlog::NewestComplete => newest.stamp(),
         };
         let sent = (snapshot.outcome.status != Status::Failed).then(|| entry.stamp());
-        if let Err(e) = record(ledger, device, &through, sent.as_deref()) {
+        if let Err(e) = record(ledger, device, &through, sent.as_deref(), left) {
             report.error = Some(e.to_string());
             return report;
+        }
+        touched = left.or(touched);
+        if sent.is_some() && destination.needs_last_sent() {
+            last_sent = Some(snapshot);
         }
         report.shipped.push(shipped);
     }
@@ -547,11 +594,12 @@ fn record(
     device: &str,
     through: &str,
     sent: Option<&str>,
+    touched: Option<DateTime<Utc>>,
 ) -> Result<(), LedgerError> {
     ledger
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .record(device, through, sent)
+        .record(device, through, sent, touched)
 }
 
 /// How a plan is applied.
@@ -562,7 +610,8 @@ struct Apply<'a> {
 
 /// Plans and writes one snapshot; an unknown outcome is re-planned, once
 /// the write can no longer land, against what the destination now holds,
-/// which shows what the write did.
+/// which shows what the write did. Returns what the written plan leaves
+/// `touched` (none in a dry run).
 async fn plan_and_apply<D: Destination>(
     destination: &D,
     device: &D::Device,
@@ -570,7 +619,7 @@ async fn plan_and_apply<D: Destination>(
     last_sent: Option<&Snapshot>,
     how: &Apply<'_>,
     shipped: &mut Shipped<D::Plan>,
-) -> Result<(), ShipError> {
+) -> Result<Option<DateTime<Utc>>, ShipError> {
     let dry_run = how.dry_run;
     loop {
         let plan = destination.plan(device, snapshot, last_sent).await?;
@@ -581,10 +630,10 @@ async fn plan_and_apply<D: Destination>(
         }
         if dry_run {
             shipped.plan = Some(plan);
-            return Ok(());
+            return Ok(None);
         }
         match destination.apply(device, &plan, how.before_once).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(D::touched(&plan)),
             Err(e) if e.is_unknown() && shipped.replans < MAX_REPLANS => {
                 let settle = destination.settle();
                 tracing::warn!(device = %snapshot.device.name, "{e}; reading the destination again in {:.0} s, when the write can no longer land.", settle.as_secs_f64());

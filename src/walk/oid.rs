@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Oid(Vec<u32>);
 
 #[derive(Debug, thiserror::Error)]
-#[error("invalid OID {text:?}: {why}")]
+#[error("invalid OID {}: {why}", crate::text::quoted(.text))]
 pub struct OidParseError {
     text: String,
     why: &'static str,

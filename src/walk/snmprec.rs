@@ -1,13 +1,16 @@
 //! The `.snmprec` recording format shared with snmpsim: `OID|TAG|VALUE` per line.
 //!
-//! Tags are BER type numbers in decimal; an `x` suffix means the value is hex.
-//! A `TAG:variation` (an snmpsim variation module) keeps the base type.
+//! Tags are BER type numbers in decimal; an `x` suffix means the value is hex,
+//! an `e` suffix a string with Python escapes (`\\n`, `\\x00`), as snmpsim
+//! writes them. A `TAG:variation` (an snmpsim variation module) keeps the
+//! base type.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 
 use super::Walk;
+use crate::text::quoted;
 use crate::walk::value::{hex, unhex};
 use crate::walk::{Oid, Value};
 
@@ -31,27 +34,36 @@ pub enum LineError {
     Shape,
     #[error(transparent)]
     Oid(#[from] crate::walk::oid::OidParseError),
-    #[error("invalid {what} {}", shown(.text))]
+    #[error("invalid {what} {}", quoted(.text))]
     Value { what: &'static str, text: String },
-    #[error("{what} out of range: {}", shown(.text))]
+    #[error("{what} out of range: {}", quoted(.text))]
     Range { what: &'static str, text: String },
-    #[error("unsupported type tag {0:?}")]
+    #[error("unsupported type tag {}", quoted(.0))]
     Tag(String),
 }
 
-fn shown(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head:?}… ({} characters)", text.chars().count())
+/// A recording with the lines that could not be read.
+#[derive(Debug, Default)]
+pub struct Recording {
+    pub walk: Walk,
+    pub skipped: Vec<SnmprecError>,
+}
+
+/// Parses a recording strictly: the first bad line is an error. `path` only
+/// names the source in errors.
+pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
+    let Recording { walk, skipped } = parse_all(text, path);
+    match skipped.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(walk),
     }
 }
 
-/// Parses a recording; `path` only names the source in errors.
-pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
+/// Parses every line that can be read, as snmpsim serves what it can of a
+/// recording; the others come back as errors naming their line.
+pub fn parse_all(text: &str, path: &str) -> Recording {
     let mut walk = Walk::new();
+    let mut skipped = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() || line.starts_with('#') {
@@ -64,16 +76,32 @@ pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
         };
         let mut parts = line.splitn(3, '|');
         let (Some(oid), Some(tag), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(LineError::Shape));
+            skipped.push(bad(LineError::Shape));
+            continue;
         };
-        let oid: Oid = oid.parse().map_err(|e| bad(LineError::Oid(e)))?;
-        let value = parse_value(tag, value).map_err(bad)?;
-        walk.insert(oid, value);
+        match oid
+            .parse::<Oid>()
+            .map_err(LineError::Oid)
+            .and_then(|oid| Ok((oid, parse_value(tag, value)?)))
+        {
+            Ok((oid, value)) => walk.insert(oid, value),
+            Err(why) => skipped.push(bad(why)),
+        }
     }
-    Ok(walk)
+    Recording { walk, skipped }
 }
 
+/// Reads a recording strictly (see `parse`).
 pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
+    let Recording { walk, skipped } = read_all(path)?;
+    match skipped.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(walk),
+    }
+}
+
+/// Reads every line of a recording that can be read (see `parse_all`).
+pub fn read_all(path: &Path) -> Result<Recording, SnmprecError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|cause| SnmprecError::Io {
         path: name.clone(),
@@ -85,7 +113,7 @@ pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
         Ok(text) => text,
         Err(e) => e.into_bytes().iter().map(|&b| char::from(b)).collect(),
     };
-    parse(&text, &name)
+    Ok(parse_all(&text, &name))
 }
 
 fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
@@ -93,10 +121,14 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
         Some((b, v)) => (b, Some(v)),
         None => (tag, None),
     };
-    let (number, is_hex) = match base.strip_suffix('x') {
-        Some(n) => (n, true),
-        None => (base, false),
+    let (number, encoding) = match base.strip_suffix('x') {
+        Some(n) => (n, Some('x')),
+        None => match base.strip_suffix('e') {
+            Some(n) => (n, Some('e')),
+            None => (base, None),
+        },
     };
+    let is_hex = encoding == Some('x');
     let invalid = |what: &'static str| LineError::Value {
         what,
         text: text.to_owned(),
@@ -104,6 +136,8 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
     let octets = || -> Result<Vec<u8>, LineError> {
         if is_hex {
             unhex(text).ok_or_else(|| invalid("hex value"))
+        } else if encoding == Some('e') {
+            unescape(text).ok_or_else(|| invalid("escaped value"))
         } else {
             // Latin-1 back to bytes, so a recording read through `read` is byte-exact.
             Ok(text
@@ -137,7 +171,7 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
         "5" => Value::Null,
         "6" => Value::ObjectIdentifier(text.parse()?),
         "64" => {
-            let bytes = if is_hex {
+            let bytes = if encoding.is_some() {
                 octets()?
             } else {
                 text.split('.')
@@ -154,6 +188,38 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
         "70" => Value::Counter64(num("Counter64")?),
         other => return Err(LineError::Tag(other.to_owned())),
     })
+}
+
+/// A string with Python escapes, as snmpsim writes values with an `e` tag,
+/// back to its bytes (each other character is one Latin-1 byte).
+fn unescape(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(u8::try_from(u32::from(c)).unwrap_or(b'?'));
+            continue;
+        }
+        out.push(match chars.next()? {
+            '\\' => b'\\',
+            '\'' => b'\'',
+            '"' => b'"',
+            'a' => 7,
+            'b' => 8,
+            'f' => 12,
+            'n' => b'\n',
+            'r' => b'\r',
+            't' => b'\t',
+            'v' => 11,
+            'x' => {
+                let hi = chars.next()?.to_digit(16)?;
+                let lo = chars.next()?.to_digit(16)?;
+                u8::try_from(hi * 16 + lo).ok()?
+            }
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// One recording line for `oid` and `value`.
@@ -218,5 +284,44 @@ mod tests {
         let err = parse("1.3.6.1.2.1.1.3.0|67|x\n", "f.snmprec").unwrap_err();
         assert_eq!(err.to_string(), "f.snmprec:1: invalid TimeTicks \"x\"");
         assert!(parse("1.3.6|99|1\n", "t").is_err());
+    }
+
+    #[test]
+    fn escaped_values_as_snmpsim_writes_them() {
+        let walk = parse("1.3.6.1.2.1.1.1.0|4e|a\\nb\\x00\\\\c\\'\n", "t").unwrap();
+        let value = walk.get(&"1.3.6.1.2.1.1.1.0".parse().unwrap()).unwrap();
+        assert_eq!(value, &Value::OctetString(b"a\nb\0\\c'".to_vec()));
+        assert!(parse("1.3.6.1.2.1.1.1.0|4e|bad\\q\n", "t").is_err());
+        assert!(parse("1.3.6.1.2.1.1.1.0|4e|cut\\x4\n", "t").is_err());
+    }
+
+    /// Lines seen in public recordings: each is skipped, named by file and
+    /// line, its value shown once and cut short, and the rest is kept.
+    #[test]
+    fn bad_lines_are_skipped_with_their_line_named() {
+        let long = "ab".repeat(3001);
+        let text = format!(
+            "1.3.6.1.2.1.1.1.0|4|ok\n\
+             1.3.6.1.2.1.2.2.1.10.1|70|\n\
+             1.3.6.1.2.1.2.2.1.11.1|40|7\n\
+             1.3.6.1.2.1.4.20.1.1.1|64|<private>\n\
+             1.3.6.1.2.1.2.2.1.6.1|4x|{long}a\n\
+             1.3.6.1.2.1.1.5.0|4|host\n"
+        );
+        let recording = parse_all(&text, "dev.snmprec");
+        assert_eq!(recording.walk.len(), 2);
+        let errors: Vec<String> = recording.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(errors[0], "dev.snmprec:2: invalid Counter64 \"\"");
+        assert_eq!(errors[1], "dev.snmprec:3: unsupported type tag \"40\"");
+        assert_eq!(errors[2], "dev.snmprec:4: invalid IpAddress \"<private>\"");
+        assert!(errors[3].starts_with("dev.snmprec:5: invalid hex value \"abab"));
+        assert!(errors[3].ends_with("… (6003 characters)"), "{}", errors[3]);
+        assert!(errors[3].len() < 120, "{}", errors[3]);
+        assert_eq!(errors.len(), 4);
+        // Strict reading still refuses the whole file at its first bad line.
+        assert_eq!(
+            parse(&text, "dev.snmprec").unwrap_err().to_string(),
+            errors[0]
+        );
     }
 }

@@ -55,6 +55,59 @@ fn wrong_community_times_out_into_a_failed_snapshot() {
     );
 }
 
+/// Public recordings carry lines snmpsim itself skips: the agent serves the
+/// rest of the file and names each skipped line once, its value cut short.
+#[test]
+fn replay_serves_recordings_around_their_bad_lines() {
+    let recs = recordings(&[("cisco-c3750", "c3750")]);
+    let file = recs.path().join("c3750.snmprec");
+    let good = std::fs::read_to_string(&file).unwrap();
+    let good = good.trim_end();
+    let lines = good.lines().count();
+    let long = "ab".repeat(3000);
+    std::fs::write(
+        &file,
+        format!(
+            "{good}\n1.3.6.1.4.1.9.9.999.1|70|\n1.3.6.1.4.1.9.9.999.2|40|1\n\
+             1.3.6.1.4.1.9.9.999.3|64|<private>\n1.3.6.1.4.1.9.9.999.4|4x|{long}a\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(recs.path().join("junk.snmprec"), "not a recording\n").unwrap();
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    Fleet::new()
+        .v2c("c3750", &agent.addr, "c3750")
+        .write(work.path());
+    let run = collect(work.path()).run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let snapshot = latest(work.path(), "c3750");
+    assert_eq!(
+        sorted(present_items(&snapshot)),
+        sorted(expected_items("cisco-c3750"))
+    );
+    let log = agent.stderr();
+    let name = file.display().to_string();
+    for (n, why) in [
+        (1, "invalid Counter64 \"\""),
+        (2, "unsupported type tag \"40\""),
+        (3, "invalid IpAddress \"<private>\""),
+        (
+            4,
+            "invalid hex value \"abababababababababababababababababababab\"… (6001 characters)",
+        ),
+    ] {
+        let line = format!("{name}:{}: {why}; line skipped", lines + n);
+        assert_eq!(log.matches(&line).count(), 1, "{line} in {log}");
+    }
+    assert!(!log.contains(&long[..100]), "{log}");
+    assert!(
+        log.contains("junk.snmprec:1: expected OID|TYPE|VALUE; line skipped")
+            && log.contains("junk.snmprec: no readable line; not served"),
+        "{log}"
+    );
+}
+
 #[test]
 fn closed_port_fails_fast() {
     let port = std::net::UdpSocket::bind("127.0.0.1:0")

@@ -1122,3 +1122,87 @@ fn shipping_is_robust_to_how_its_inputs_are_spelt_and_kept() {
     );
     assert!(probes(&lab, dry_id).is_empty(), "a dry run writes nothing");
 }
+
+/// With a touch interval an unchanged device costs nothing between touches,
+/// its probes' times move together once due, and a changed part gets its
+/// probe at once; with 0 every snapshot moves every time, as the seed did.
+#[test]
+#[ignore = "needs NetBox: scripts/test starts it"]
+fn the_touch_interval_moves_times_when_due_and_quiet_snapshots_cost_no_request() {
+    use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+    let (url, token) = netbox();
+    let lab = Lab::new(&url, &token);
+    let site = lab.post(
+        "api/dcim/sites/",
+        json!({"name": lab.name("tch"), "slug": lab.name("tch")}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let id = lab.device("quiet", site, None, "active", &[], None);
+    let name = lab.name("quiet");
+    let work = tempfile::tempdir().unwrap();
+    let h = TimeDelta::hours;
+    let t0 = (Utc::now() - h(72)).trunc_subsecs(0);
+    let nine = |variant| big_items(variant).into_iter().take(9).collect::<Vec<_>>();
+    let day = ["--touch-interval", "1d"];
+    // The latest time of each serial's probes, and how many probes there are.
+    let times = || {
+        let all = probes(&lab, id);
+        let mut latest = std::collections::BTreeMap::new();
+        for p in &all {
+            let t: DateTime<Utc> = p["time"].as_str().unwrap().parse().unwrap();
+            let e = latest
+                .entry(p["serial"].as_str().unwrap().to_owned())
+                .or_insert(t);
+            *e = (*e).max(t);
+        }
+        (
+            all.len(),
+            latest
+                .into_values()
+                .collect::<std::collections::BTreeSet<_>>(),
+        )
+    };
+    let shipped = |times: &[DateTime<Utc>], variant: u32, args: &[&str], says: &[&str]| {
+        store_with(work.path(), &name, Some(id), times, |_| nine(variant));
+        let run = ship_via(work.path(), &url, &token, args);
+        assert_eq!(run.code, Some(0), "{}", run.all());
+        for s in says {
+            assert!(run.stdout.contains(s), "{s:?} in {}", run.stdout);
+        }
+    };
+
+    shipped(&[t0], 0, &day, &["9 new probes"]);
+    assert_eq!(times(), (9, [t0].into()));
+    // Within the day: not a single request, and the times stay.
+    shipped(
+        &[t0 + h(1), t0 + h(2), t0 + h(23)],
+        0,
+        &day,
+        &[
+            "3 snapshots as the last sent, no touch due (no request)",
+            " 0 requests,",
+        ],
+    );
+    assert_eq!(times(), (9, [t0].into()));
+    // A day on: all nine move together, in one PATCH.
+    shipped(
+        &[t0 + h(25)],
+        0,
+        &day,
+        &["0 new probes, 9 time updates", " 3 requests,"],
+    );
+    assert_eq!(times(), (9, [t0 + h(25)].into()));
+    // A changed part is written at once; the others wait for their day.
+    shipped(
+        &[t0 + h(26)],
+        1,
+        &day,
+        &["5 new probes, 0 time updates, 4 unchanged"],
+    );
+    assert_eq!(times(), (14, [t0 + h(25), t0 + h(26)].into()));
+    shipped(&[t0 + h(27)], 1, &day, &["1 snapshot as the last sent"]);
+    // Interval 0, the seed's rule: every snapshot moves every time.
+    shipped(&[t0 + h(28)], 1, &[], &["0 new probes, 9 time updates"]);
+    assert_eq!(times(), (14, [t0 + h(28)].into()));
+}

@@ -46,7 +46,7 @@ fn with_v3(mut items: Vec<invmon::inventory::Item>) -> Vec<invmon::inventory::It
 fn same_rows_at_the_same_time_write_nothing() {
     let (items, probes, device, seen) = setup();
     let rows = plan::merge(&items, &[]);
-    let p = plan::plan_device(&rows, &probes, &device, seen);
+    let p = plan::plan_device(&rows, &probes, &device, seen, TimeDelta::zero());
     assert_eq!((p.creates.len(), p.updates.len(), p.unchanged), (0, 0, 5));
 }
 
@@ -56,7 +56,7 @@ fn later_snapshot_moves_times_and_a_changed_part_gets_a_new_probe() {
     let later = seen + TimeDelta::hours(24);
     let items = with_v3(items);
     let rows = plan::merge(&items, &[]);
-    let p = plan::plan_device(&rows, &probes, &device, later);
+    let p = plan::plan_device(&rows, &probes, &device, later, TimeDelta::zero());
     assert_eq!((p.creates.len(), p.updates.len(), p.unchanged), (1, 4, 0));
     let created = &p.creates[0];
     assert_eq!(created["serial"], "FOC16347APX");
@@ -87,6 +87,7 @@ fn later_snapshot_moves_times_and_a_changed_part_gets_a_new_probe() {
         &probes,
         &device,
         seen - TimeDelta::hours(1),
+        TimeDelta::zero(),
     );
     assert_eq!(
         (
@@ -97,7 +98,13 @@ fn later_snapshot_moves_times_and_a_changed_part_gets_a_new_probe() {
         ),
         (0, 0, 0, 5)
     );
-    let changed = plan::plan_device(&rows, &probes, &device, seen - TimeDelta::hours(1));
+    let changed = plan::plan_device(
+        &rows,
+        &probes,
+        &device,
+        seen - TimeDelta::hours(1),
+        TimeDelta::zero(),
+    );
     assert!(changed.creates.is_empty(), "{:?}", changed.creates);
 }
 
@@ -110,10 +117,41 @@ fn serials_match_exactly_and_excluded_models_are_not_shipped() {
     decoy["time"] = Json::from("2030-01-01T00:00:00Z");
     probes.push(decoy);
     let rows = plan::merge(&items, &["N55-PAC-750W".to_owned()]);
-    let p = plan::plan_device(&rows, &probes, &device, seen);
+    let p = plan::plan_device(&rows, &probes, &device, seen, TimeDelta::zero());
     assert_eq!(
         (p.creates.len(), p.updates.len(), p.unchanged),
         (0, 0, 3),
         "two PSUs excluded, the decoy ignored"
     );
+}
+
+#[test]
+fn times_move_together_once_the_touch_interval_is_due() {
+    let (items, probes, device, seen) = setup();
+    let rows = plan::merge(&items, &[]);
+    let day = TimeDelta::hours(24);
+    let within = plan::plan_device(&rows, &probes, &device, seen + TimeDelta::hours(23), day);
+    assert_eq!(
+        (within.creates.len(), within.updates.len(), within.unchanged),
+        (0, 0, 5)
+    );
+    assert_eq!(within.touched, Some(seen), "the probes keep their time");
+    let due = plan::plan_device(&rows, &probes, &device, seen + day, day);
+    assert_eq!(
+        (due.creates.len(), due.updates.len(), due.unchanged),
+        (0, 5, 0)
+    );
+    assert_eq!(due.touched, Some(seen + day));
+    // A changed part gets its probe at once; the others wait for their interval.
+    let v3 = with_v3(items.clone());
+    let changed = plan::merge(&v3, &[]);
+    let p = plan::plan_device(&changed, &probes, &device, seen + TimeDelta::hours(1), day);
+    assert_eq!((p.creates.len(), p.updates.len(), p.unchanged), (1, 0, 4));
+    assert_eq!(p.touched, Some(seen));
+    // Equal rows, equal keys, whatever the device: what lets a quiet device skip NetBox.
+    assert_eq!(
+        plan::row_keys(&rows),
+        plan::row_keys(&plan::merge(&items, &[]))
+    );
+    assert_ne!(plan::row_keys(&rows), plan::row_keys(&changed));
 }

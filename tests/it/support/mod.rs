@@ -101,7 +101,7 @@ impl Run {
 pub struct Replay {
     child: Child,
     pub addr: String,
-    _work: tempfile::TempDir,
+    work: tempfile::TempDir,
 }
 
 impl Replay {
@@ -128,13 +128,13 @@ impl Replay {
             .arg("--ready-file")
             .arg(&ready)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(work.join("stderr")).unwrap())
             .spawn()
             .expect("replay starts");
         let mut replay = Replay {
             child,
             addr: String::new(),
-            _work: scratch,
+            work: scratch,
         };
         let started = Instant::now();
         loop {
@@ -146,10 +146,18 @@ impl Replay {
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "replay agent did not start"
+                "replay agent did not start: {}",
+                replay.stderr()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Replay {
+    /// What the agent has printed so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.work.path().join("stderr")).unwrap_or_default()
     }
 }
 
