@@ -41,7 +41,7 @@ pub fn ber(data: &[u8]) {
         )]));
     }
     RECORDINGS.with(|r| {
-        let _ = crate::replay::v2c::respond(r, data);
+        let _ = crate::replay::v2c::respond(r, &crate::replay::Simulation::default(), data);
     });
 }
 

@@ -35,6 +35,9 @@ pub struct ReplayArgs {
     /// Write the bound address to FILE once listening
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
+    /// Simulate real devices for v1/v2c: latency, loss, slow subtrees, PDU limits, GETBULK faults, dead devices (JSON; docs/replay.md)
+    #[arg(long, value_name = "FILE")]
+    fleet: Option<PathBuf>,
 }
 
 fn users_from_file(path: &Path) -> anyhow::Result<Vec<UserSpec>> {
@@ -70,12 +73,16 @@ pub fn run(args: ReplayArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
         &args.dir,
         args.default_context.as_deref(),
     )?);
+    let sim = Arc::new(match &args.fleet {
+        Some(path) => replay::Simulation::load(path, recordings.names())?,
+        None => replay::Simulation::default(),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
-        let serve = replay::serve(recordings.clone(), args.listen, &users, |addr| {
+        let serve = replay::serve(recordings.clone(), sim, args.listen, &users, |addr| {
             info!(
                 "Serving {} recordings from {} on {addr} ({} v3 users).",
                 recordings.len(),

@@ -245,6 +245,14 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
     facts.insert("walk_requests".into(), stats.requests.to_string());
     facts.insert("walk_timeouts".into(), stats.timeouts.to_string());
     facts.insert("walk_reconnects".into(), stats.reconnects.to_string());
+    facts.insert(
+        "walk_rtt_mean_ms".into(),
+        format!("{:.1}", stats.rtt_mean().as_secs_f64() * 1000.0),
+    );
+    facts.insert(
+        "walk_rtt_max_ms".into(),
+        format!("{:.1}", stats.rtt_max.as_secs_f64() * 1000.0),
+    );
     facts.insert("walk_mode".into(), walker.mode().to_owned());
     facts.insert(
         "walk_max_repetitions".into(),

@@ -4,8 +4,10 @@
 //! name; either is the file's path under the directory without `.snmprec`
 //! (snmpsim's convention), so a directory of recordings is a fleet of devices
 //! on one UDP port. v1/v2c is answered directly (`v2c`); v3 goes through an
-//! async-snmp agent for USM (`v3`).
+//! async-snmp agent for USM (`v3`). A fleet file (`sim`) makes v1/v2c
+//! devices answer as real ones do: late, lossy, slow in places, dead.
 
+pub mod sim;
 pub(crate) mod v2c;
 mod v3;
 
@@ -20,6 +22,7 @@ use tokio::net::UdpSocket;
 use crate::snmp::ber;
 use crate::snmp::usm::{self, KeyExtension};
 use crate::walk::{Walk, snmprec};
+pub use sim::Simulation;
 
 pub struct Recordings {
     by_name: HashMap<Vec<u8>, Arc<Walk>>,
@@ -41,6 +44,8 @@ pub enum ReplayError {
     User { spec: String, why: String },
     #[error("SNMP agent: {0}")]
     Agent(String),
+    #[error(transparent)]
+    Fleet(#[from] sim::FleetError),
 }
 
 /// Lines shown per recording before the rest are only counted.
@@ -124,6 +129,11 @@ impl Recordings {
 
     pub fn len(&self) -> usize {
         self.by_name.len()
+    }
+
+    /// The name of every recording.
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+        self.by_name.keys().map(Vec::as_slice)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -221,6 +231,7 @@ fn listen_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 /// Serves until the socket fails. `ready` gets the bound address.
 pub async fn serve(
     recordings: Arc<Recordings>,
+    sim: Arc<Simulation>,
     listen: SocketAddr,
     users: &[UserSpec],
     ready: impl FnOnce(SocketAddr) -> Result<(), ReplayError>,
@@ -238,11 +249,19 @@ pub async fn serve(
         let (n, peer) = socket.recv_from(&mut buf).await.map_err(io)?;
         let msg = &buf[..n];
         match ber::message_version(msg) {
-            Some(0 | 1) => {
-                if let Some(answer) = v2c::respond(&recordings, msg) {
+            Some(0 | 1) => match v2c::respond(&recordings, &sim, msg) {
+                Some((answer, delay)) if delay.is_zero() => {
                     let _ = socket.send_to(&answer, peer).await;
                 }
-            }
+                Some((answer, delay)) => {
+                    let socket = socket.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = socket.send_to(&answer, peer).await;
+                    });
+                }
+                None => {}
+            },
             Some(3) => {
                 if let Some(v3) = &v3
                     && let Err(e) = v3.relay(msg, peer, &socket).await

@@ -3,7 +3,10 @@
 
 use snmp2::MessageType;
 
+use std::time::Duration;
+
 use super::Recordings;
+use super::sim::{Bulk, Fate, Simulation};
 use crate::snmp::ber;
 use crate::walk::Oid;
 
@@ -11,6 +14,8 @@ use crate::walk::Oid;
 const MAX_ANSWER: usize = 60_000;
 /// noSuchName, the SNMPv1 way of saying "nothing there".
 const NO_SUCH_NAME: i64 = 2;
+const TOO_BIG: i64 = 1;
+const GEN_ERR: i64 = 5;
 
 struct Answer {
     varbinds: Vec<u8>,
@@ -25,9 +30,14 @@ impl Answer {
     }
 }
 
-/// The answer to one request datagram, or `None` to stay silent (unknown
-/// community, undecodable request, an operation replay does not serve).
-pub fn respond(recordings: &Recordings, msg: &[u8]) -> Option<Vec<u8>> {
+/// The answer to one request datagram and when to send it, or `None` to
+/// stay silent (unknown community, undecodable request, an operation replay
+/// does not serve, or the simulation losing it).
+pub fn respond(
+    recordings: &Recordings,
+    sim: &Simulation,
+    msg: &[u8],
+) -> Option<(Vec<u8>, Duration)> {
     let version = ber::message_version(msg)?;
     let pdu = snmp2::Pdu::from_bytes(msg).ok()?;
     let walk = recordings.named(pdu.community)?;
@@ -36,6 +46,10 @@ pub fn respond(recordings: &Recordings, msg: &[u8]) -> Option<Vec<u8>> {
         .clone()
         .map(|(o, _)| Oid::from_ber(o.as_bytes()))
         .collect::<Option<_>>()?;
+    let profile = sim.of(pdu.community);
+    let Fate::After(delay) = profile.fate(&asked) else {
+        return None;
+    };
     let v1 = version == 0;
     let mut answer = Answer {
         varbinds: Vec::with_capacity(1500),
@@ -65,6 +79,10 @@ pub fn respond(recordings: &Recordings, msg: &[u8]) -> Option<Vec<u8>> {
                     None => missing(&mut answer, i, oid, ber::END_OF_MIB_VIEW),
                 }
             }
+        }
+        MessageType::GetBulkRequest if !v1 && profile.getbulk == Bulk::Ignore => return None,
+        MessageType::GetBulkRequest if !v1 && profile.getbulk == Bulk::Break => {
+            answer.error = Some((GEN_ERR, 0));
         }
         MessageType::GetBulkRequest if !v1 => {
             // For GETBULK, snmp2 reads non-repeaters and max-repetitions into the error fields.
@@ -112,12 +130,20 @@ pub fn respond(recordings: &Recordings, msg: &[u8]) -> Option<Vec<u8>> {
         _ => return None,
     }
     let (status, index) = answer.error.unwrap_or((0, 0));
-    let mut pdu_body = ber::int(i64::from(pdu.req_id));
-    pdu_body.extend(ber::int(status));
-    pdu_body.extend(ber::int(index));
-    ber::push(&mut pdu_body, ber::SEQUENCE, &answer.varbinds);
-    let mut body = ber::int(version);
-    ber::push(&mut body, ber::OCTET_STRING, pdu.community);
-    ber::push(&mut body, ber::GET_RESPONSE, &pdu_body);
-    Some(ber::tlv(ber::SEQUENCE, &body))
+    let reply = |status, index, varbinds: &[u8]| {
+        let mut pdu_body = ber::int(i64::from(pdu.req_id));
+        pdu_body.extend(ber::int(status));
+        pdu_body.extend(ber::int(index));
+        ber::push(&mut pdu_body, ber::SEQUENCE, varbinds);
+        let mut body = ber::int(version);
+        ber::push(&mut body, ber::OCTET_STRING, pdu.community);
+        ber::push(&mut body, ber::GET_RESPONSE, &pdu_body);
+        ber::tlv(ber::SEQUENCE, &body)
+    };
+    let mut message = reply(status, index, &answer.varbinds);
+    // RFC 3416 4.2.1: an answer too big to send becomes tooBig, without varbinds.
+    if profile.too_big(message.len()) {
+        message = reply(TOO_BIG, 0, &[]);
+    }
+    Some((message, delay))
 }

@@ -111,6 +111,8 @@ pub enum SnmpError {
     Undecodable { after: Oid },
     #[error("walk of {subtree} exceeded {limit} rows; stopped as endless")]
     TooManyRows { subtree: Oid, limit: usize },
+    #[error("walk of {subtree} took more than {limit} requests; stopped")]
+    TooManyRequests { subtree: Oid, limit: usize },
 }
 
 impl SnmpError {
@@ -158,6 +160,25 @@ pub struct SessionStats {
     pub requests: u64,
     pub timeouts: u64,
     pub reconnects: u64,
+    /// Round trips of the requests answered: their sum and the longest.
+    pub answered: u64,
+    pub rtt_total: Duration,
+    pub rtt_max: Duration,
+}
+
+impl SessionStats {
+    pub fn answered_in(&mut self, rtt: Duration) {
+        self.answered += 1;
+        self.rtt_total += rtt;
+        self.rtt_max = self.rtt_max.max(rtt);
+    }
+
+    pub fn rtt_mean(&self) -> Duration {
+        match u32::try_from(self.answered) {
+            Ok(n) if n > 0 => self.rtt_total / n,
+            _ => Duration::ZERO,
+        }
+    }
 }
 
 /// One conversation with one agent. Implementations handle timeouts, retries

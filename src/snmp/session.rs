@@ -123,6 +123,7 @@ impl Snmp2Session {
             self.ensure_connected().await?;
             let session = self.inner.as_mut().expect("connected above");
             self.stats.requests += 1;
+            let sent = std::time::Instant::now();
             let outcome = match op {
                 Op::Get(_) => timeout(self.timeout, session.get_many(&refs))
                     .await
@@ -137,6 +138,7 @@ impl Snmp2Session {
             let timed_out = outcome.is_err();
             match outcome {
                 Ok(Ok(response)) => {
+                    self.stats.answered_in(sent.elapsed());
                     let response = response?;
                     if let Some(n) = expected
                         && response.error_status == 0

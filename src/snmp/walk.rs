@@ -1,5 +1,13 @@
 //! Subtree walking with GETBULK, degrading to GETNEXT for agents that break
 //! on bulk requests, and refusing to loop on misbehaving agents.
+//!
+//! GETBULK sizing adapts per device: max-repetitions halves on tooBig (and
+//! a limit below the failed size is learned, so it is not probed again) and
+//! once per subtree on a timeout (large answers are what links and agents
+//! drop), and doubles after each full answer, never above the setting or the
+//! learned limit. Every OID must be greater than the one before it, so a walk that
+//! loops back to any earlier OID stops at once; rows and requests per
+//! subtree are capped besides.
 
 use super::{Oid, Reply, Session, SnmpError, TOO_BIG};
 use crate::walk::Walk;
@@ -8,7 +16,10 @@ use crate::walk::Walk;
 /// fallback decided on the first table holds for the rest.
 #[derive(Clone, Debug)]
 pub struct Walker {
+    /// The size of the next GETBULK.
     pub max_repetitions: u32,
+    /// The largest size not known to fail on this device.
+    limit: u32,
     /// Upper bound on rows per subtree: protection against endless walks.
     pub max_rows: usize,
     bulk: bool,
@@ -22,6 +33,7 @@ impl Walker {
     pub fn new(max_repetitions: u32, max_rows: usize) -> Self {
         Self {
             max_repetitions: max_repetitions.max(1),
+            limit: max_repetitions.max(1),
             max_rows,
             bulk: true,
             bulk_proven: false,
@@ -49,12 +61,27 @@ impl Walker {
     ) -> Result<usize, SnmpError> {
         let mut cursor = subtree.clone();
         let mut rows = 0usize;
+        let mut requests = 0usize;
+        let mut shrunk_on_timeout = false;
+        // Every request but the few that shrink a GETBULK brings a row.
+        let max_requests = self.max_rows.saturating_add(64);
         loop {
+            requests += 1;
+            if requests > max_requests {
+                return Err(SnmpError::TooManyRequests {
+                    subtree: subtree.clone(),
+                    limit: max_requests,
+                });
+            }
             let response = if self.bulk {
-                match session.get_bulk(&cursor, self.max_repetitions).await {
+                let asked = self.max_repetitions;
+                match session.get_bulk(&cursor, asked).await {
                     Ok(r) if r.error_status == TOO_BIG => {
-                        if self.max_repetitions > 1 {
-                            self.max_repetitions /= 2;
+                        if asked > 1 {
+                            // Row sizes differ between tables: learn a limit a
+                            // quarter below the failed size, and go on at half.
+                            self.limit = (asked * 3 / 4).max(1);
+                            self.max_repetitions = asked / 2;
                         } else {
                             self.leave_bulk("agent answers tooBig even for one repetition".into());
                         }
@@ -73,8 +100,19 @@ impl Walker {
                         self.leave_bulk("no answer to GETBULK; walking with GETNEXT".into());
                         continue;
                     }
+                    Err(SnmpError::Timeout(_)) if asked > 1 && !shrunk_on_timeout => {
+                        // Once per subtree, so that a device gone dead costs one
+                        // more round of retries, not one per halving.
+                        // A loss is no limit: the size grows back on success.
+                        shrunk_on_timeout = true;
+                        self.max_repetitions = asked / 2;
+                        continue;
+                    }
                     Ok(r) => {
                         self.bulk_proven = true;
+                        if r.varbinds.len() >= asked as usize {
+                            self.max_repetitions = asked.saturating_mul(2).min(self.limit);
+                        }
                         r
                     }
                     Err(e) => return Err(e),
@@ -225,6 +263,46 @@ mod tests {
         assert_eq!(w.max_repetitions, 5);
         assert_eq!(w.mode(), "getnext");
         assert!(w.fallback.unwrap().contains("GETBULK"));
+    }
+
+    fn rows(from: u32, n: u32) -> Result<Response, SnmpError> {
+        resp(
+            (from..from + n)
+                .map(|i| vb(&format!("1.3.6.1.2.{i}"), 1))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn bulk_size_is_learned_from_too_big_and_grows_back_after_a_loss() {
+        let too_big = || {
+            Ok(Response {
+                error_status: TOO_BIG,
+                error_index: 0,
+                varbinds: vec![],
+            })
+        };
+        let timeout = || Err(SnmpError::Timeout(std::time::Duration::from_secs(1)));
+        // Asked 10: tooBig; 5 fit (limit 7); grows to 7, which fits;
+        // a timeout halves to 3 once; full answers grow it back to the limit.
+        let (r, w, out) = run(vec![
+            too_big(),
+            rows(1, 5),
+            rows(6, 7),
+            timeout(),
+            rows(13, 3),
+            rows(16, 6),
+            resp(vec![vb("1.3.6.1.2.22", 1), vb("1.3.6.1.3", 1)]),
+        ]);
+        assert_eq!(r.unwrap(), 22);
+        assert_eq!(out.len(), 22);
+        assert_eq!(w.max_repetitions, 7, "back at the learned limit, not 10");
+        assert_eq!(w.mode(), "getbulk");
+        // A second timeout in the same subtree is an error: a dead device
+        // costs one more round of retries, not one per halving.
+        let (r, _, out) = run(vec![rows(1, 10), timeout(), timeout()]);
+        assert!(matches!(r, Err(SnmpError::Timeout(_))), "{r:?}");
+        assert_eq!(out.len(), 10);
     }
 
     #[test]

@@ -222,21 +222,123 @@ fn late_reply_does_not_poison_the_session() {
 }
 
 #[test]
-fn agent_ignoring_getbulk_is_walked_with_getnext() {
-    let agent = Misbehaving::start("cisco-c3750", Fault::NoBulk);
+fn agents_ignoring_or_breaking_on_getbulk_are_walked_with_getnext() {
+    let recs = recordings(&[("cisco-c3750", "ignores"), ("cisco-c3750", "breaks")]);
+    let agent = Replay::simulating(
+        recs.path(),
+        r#"{"rules": [{"match": "ignores", "getbulk": "ignore"}, {"match": "breaks", "getbulk": "break"}]}"#,
+    );
     let work = tempfile::tempdir().unwrap();
-    Fleet::new().v2c("r1", &agent.addr, "x").write(work.path());
+    Fleet::new()
+        .v2c("ignores", &agent.addr, "ignores")
+        .v2c("breaks", &agent.addr, "breaks")
+        .write(work.path());
     let run = collect(work.path()).run();
     assert_eq!(run.code, Some(0), "{}", run.all());
-    let snap = latest(work.path(), "r1");
-    assert_eq!(
-        snap.checkin.sources["SNMP Inventory"].facts["walk_mode"],
-        "getnext"
+    for (device, why) in [
+        ("ignores", "no answer to GETBULK"),
+        ("breaks", "GETBULK with genErr"),
+    ] {
+        let snap = latest(work.path(), device);
+        assert_eq!(
+            snap.checkin.sources["SNMP Inventory"].facts["walk_mode"],
+            "getnext"
+        );
+        assert!(
+            messages(&snap).contains("walked with GETNEXT"),
+            "{}",
+            messages(&snap)
+        );
+        assert!(
+            messages(&snap).contains(why),
+            "{device}: {}",
+            messages(&snap)
+        );
+        assert_eq!(
+            sorted(present_items(&snap)),
+            sorted(expected_items("cisco-c3750"))
+        );
+    }
+}
+
+/// The simulator at small size: each behaviour of a real fleet reaches the
+/// collector as it would from real devices (a test of behaviour, not of time).
+#[test]
+fn a_simulated_fleet_behaves_as_its_fleet_file_says() {
+    let names = ["plain", "dead", "lossy", "small", "slow"];
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
+    let recs = recordings(&pairs);
+    let agent = Replay::simulating(
+        recs.path(),
+        r#"{"seed": 3, "latency_ms": [5, 30], "jitter_ms": 5, "rules": [
+            {"match": "dead", "dead": true},
+            {"match": "lossy", "loss": 0.2},
+            {"match": "small", "max_pdu": 600},
+            {"match": "slow", "slow": [{"subtree": "1.3.6.1.2.1.47.1.1.1.1.11", "delay_ms": 2500}]}]}"#,
     );
-    assert!(messages(&snap).contains("walked with GETNEXT"));
-    assert_eq!(
-        sorted(present_items(&snap)),
-        sorted(expected_items("cisco-c3750"))
+    let work = tempfile::tempdir().unwrap();
+    let mut fleet = Fleet::new();
+    for n in names {
+        fleet = fleet.v2c(n, &agent.addr, n);
+    }
+    fleet.write(work.path());
+    let run = collect(work.path())
+        .args(["--snmp-timeout", "1", "--snmp-retries", "4"])
+        .run();
+    assert_eq!(run.code, Some(3), "two devices fail: {}", run.all());
+    let expected = sorted(expected_items("cisco-c3750"));
+    for n in ["plain", "lossy", "small"] {
+        let snap = latest(work.path(), n);
+        assert_eq!(snap.outcome.status, Status::Ok, "{n}: {:?}", snap.outcome);
+        assert_eq!(sorted(present_items(&snap)), expected, "{n}");
+    }
+    let fact = |n: &str, f: &str| -> f64 {
+        latest(work.path(), n).checkin.sources["SNMP Inventory"].facts[f]
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        fact("lossy", "walk_timeouts") > 0.0,
+        "requests were lost and retried"
+    );
+    assert_eq!(fact("plain", "walk_timeouts"), 0.0);
+    assert!(
+        fact("small", "walk_max_repetitions") < 25.0,
+        "tooBig shrank GETBULK"
+    );
+    assert!(
+        fact("plain", "walk_rtt_mean_ms") >= 5.0,
+        "latency reaches the collector"
+    );
+    let dead = latest(work.path(), "dead");
+    assert_eq!(dead.outcome.status, Status::Failed);
+    assert!(
+        dead.outcome
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no answer within"),
+        "{:?}",
+        dead.outcome
+    );
+    // Serials slower than the timeout: the walk stops there, and nothing is
+    // taken for removed.
+    let slow = latest(work.path(), "slow");
+    assert_ne!(slow.outcome.status, Status::Ok, "{:?}", slow.outcome);
+    assert!(
+        slow.outcome
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("1.3.6.1.2.1.47"),
+        "{:?}",
+        slow.outcome
+    );
+    assert!(
+        slow.checkin.sources["SNMP Inventory"]
+            .managed_items
+            .values()
+            .all(|m| m.status != invmon::snapshot::checkin::ItemStatus::Absent)
     );
 }
 

@@ -20,8 +20,6 @@ pub enum Fault {
     UnknownTag,
     /// Answer the first GETBULK late, after the client's timeout.
     LateFirstBulk(Duration),
-    /// Answer GET but ignore every GETBULK (agents that break on bulk).
-    NoBulk,
 }
 
 pub struct Misbehaving {
@@ -110,9 +108,6 @@ impl Misbehaving {
                         .collect(),
                     snmp2::MessageType::GetBulkRequest => {
                         bulks += 1;
-                        if matches!(fault, Fault::NoBulk) {
-                            continue;
-                        }
                         if let Fault::LateFirstBulk(delay) = fault
                             && bulks == 1
                         {

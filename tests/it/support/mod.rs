@@ -106,21 +106,30 @@ pub struct Replay {
 
 impl Replay {
     pub fn start(dir: &Path, users: &[&str]) -> Replay {
+        Replay::start_with(dir, users, None)
+    }
+
+    /// With a fleet file (docs/replay.md) of this JSON text.
+    pub fn simulating(dir: &Path, fleet: &str) -> Replay {
+        Replay::start_with(dir, &[], Some(fleet))
+    }
+
+    fn start_with(dir: &Path, users: &[&str], fleet: Option<&str>) -> Replay {
         let scratch = tempfile::tempdir().unwrap();
         let work = scratch.path().to_owned();
         let users_file = work.join("users");
         std::fs::write(&users_file, users.join("\n")).unwrap();
         let ready = work.join("ready");
-        let child = Command::new(env!("CARGO_BIN_EXE_invmon"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_invmon"));
+        command.arg("replay");
+        if let Some(fleet) = fleet {
+            std::fs::write(work.join("fleet.json"), fleet).unwrap();
+            command.arg("--fleet").arg(work.join("fleet.json"));
+        }
+        let child = command
             .current_dir(&work)
             .env_clear()
-            .args([
-                "replay",
-                "--listen",
-                "127.0.0.1:0",
-                "--log-level",
-                "WARNING",
-            ])
+            .args(["--listen", "127.0.0.1:0", "--log-level", "WARNING"])
             .arg("--dir")
             .arg(dir)
             .arg("--v3-users-file")
