@@ -4,6 +4,12 @@
 //! and lets a late reply poison every later request (`RequestIdMismatch`).
 //! After any timeout or mismatch the socket is replaced, so stale datagrams
 //! are never read.
+//!
+//! Every attempt but the last waits for a retransmission timeout learned from
+//! the device's round trips (RFC 6298's estimator: mean + 4 deviations, at
+//! least `MIN_RTO`), so a request lost on the way to a 20 ms device costs a
+//! fraction of a second rather than the whole `SNMP_TIMEOUT`; the last
+//! attempt waits the whole timeout, so a slow answer is still taken.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,7 +27,13 @@ pub struct Snmp2Session {
     retries: u32,
     inner: Option<AsyncSession>,
     stats: SessionStats,
+    /// Smoothed round trip and its deviation, in seconds, once measured.
+    rtt: Option<(f64, f64)>,
 }
+
+/// The shortest wait before a retry: an agent's answer time varies with its
+/// load, and retrying a busy agent sooner only adds to that load.
+const MIN_RTO: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Copy)]
 enum Op<'a> {
@@ -52,6 +64,7 @@ impl Snmp2Session {
             retries,
             inner: None,
             stats: SessionStats::default(),
+            rtt: None,
         };
         session.ensure_connected().await?;
         Ok(session)
@@ -107,6 +120,29 @@ impl Snmp2Session {
         Err(last.unwrap_or(SnmpError::Timeout(self.timeout)))
     }
 
+    /// How long attempt `attempt` (from 0) waits for its answer.
+    fn wait(&self, attempt: u32) -> Duration {
+        match self.rtt {
+            Some((srtt, rttvar)) if attempt < self.retries => {
+                Duration::from_secs_f64(srtt + 4.0 * rttvar)
+                    .clamp(MIN_RTO, self.timeout.max(MIN_RTO))
+            }
+            _ => self.timeout,
+        }
+    }
+
+    fn measured(&mut self, rtt: Duration) {
+        self.stats.answered_in(rtt);
+        let r = rtt.as_secs_f64();
+        self.rtt = Some(match self.rtt {
+            None => (r, r / 2.0),
+            Some((srtt, rttvar)) => (
+                0.875 * srtt + 0.125 * r,
+                0.75 * rttvar + 0.25 * (srtt - r).abs(),
+            ),
+        });
+    }
+
     async fn request(&mut self, op: Op<'_>) -> Result<Response, SnmpError> {
         let wire_oids = |oids: &[Oid]| -> Result<Vec<snmp2::Oid<'static>>, SnmpError> {
             oids.iter().map(to_wire).collect()
@@ -121,24 +157,25 @@ impl Snmp2Session {
         let mut resends = 0;
         loop {
             self.ensure_connected().await?;
+            let wait = self.wait(attempts);
             let session = self.inner.as_mut().expect("connected above");
             self.stats.requests += 1;
             let sent = std::time::Instant::now();
             let outcome = match op {
-                Op::Get(_) => timeout(self.timeout, session.get_many(&refs))
+                Op::Get(_) => timeout(wait, session.get_many(&refs))
                     .await
                     .map(|r| r.map(|p| owned(&p))),
-                Op::GetNext(_) => timeout(self.timeout, session.getnext(refs[0]))
+                Op::GetNext(_) => timeout(wait, session.getnext(refs[0]))
                     .await
                     .map(|r| r.map(|p| owned(&p))),
-                Op::GetBulk(_, max) => timeout(self.timeout, session.getbulk(&refs, 0, max))
+                Op::GetBulk(_, max) => timeout(wait, session.getbulk(&refs, 0, max))
                     .await
                     .map(|r| r.map(|p| owned(&p))),
             };
             let timed_out = outcome.is_err();
             match outcome {
                 Ok(Ok(response)) => {
-                    self.stats.answered_in(sent.elapsed());
+                    self.measured(sent.elapsed());
                     let response = response?;
                     if let Some(n) = expected
                         && response.error_status == 0
@@ -246,5 +283,41 @@ fn map_error(e: snmp2::Error) -> SnmpError {
         E::Receive => SnmpError::Network("connection refused (ICMP port unreachable: no SNMP agent on that port)".into()),
         E::Crypto(why) => SnmpError::Auth(format!("decryption failed: {why}")),
         other => SnmpError::Protocol(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_for_what_the_device_has_shown_and_the_last_for_the_timeout() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let credentials = Credentials::V2c {
+            community: "x".to_owned().into(),
+            label: "SNMP_COMMUNITY".into(),
+        };
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let five = Duration::from_secs(5);
+        let mut s = rt
+            .block_on(Snmp2Session::connect(addr, credentials, five, 2))
+            .unwrap();
+        assert_eq!(s.wait(0), five, "nothing measured yet");
+        for _ in 0..10 {
+            s.measured(Duration::from_millis(20));
+        }
+        assert_eq!((s.wait(0), s.wait(1), s.wait(2)), (MIN_RTO, MIN_RTO, five));
+        for _ in 0..10 {
+            s.measured(Duration::from_secs(3));
+        }
+        assert!(
+            s.wait(0) > Duration::from_secs(3) && s.wait(0) <= five,
+            "{:?}",
+            s.wait(0)
+        );
+        assert_eq!(s.stats.answered, 20);
     }
 }
