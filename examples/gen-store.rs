@@ -1,8 +1,11 @@
-//! Generates a synthetic snapshot store for `scripts/bench-diff`: DEVICES
-//! devices with ITEMS items each, collected twice; between the runs CHANGES
-//! percent of the items are added, removed, changed or moved to another device.
+//! Generates a synthetic snapshot store for the benchmarks: DEVICES devices
+//! with ITEMS items each, collected twice a day apart; between the runs
+//! CHANGES percent of the items are added, removed, changed or moved to
+//! another device. With RUNS, that many runs an hour apart, the last one
+//! with the changes and the others all the same. Devices are named
+//! `dev00000`…, or with the prefix in GEN_PREFIX.
 //!
-//! cargo run --release --example gen-store -- DIR DEVICES ITEMS CHANGES
+//! cargo run --release --example gen-store -- DIR DEVICES ITEMS CHANGES [RUNS]
 
 use std::collections::BTreeMap;
 
@@ -50,8 +53,8 @@ fn item(device: usize, n: usize) -> Item {
     }
 }
 
-fn snapshot(store: &Store, device: usize, at: DateTime<Utc>, items: &[Item]) {
-    let name = format!("dev{device:05}");
+fn snapshot(store: &Store, prefix: &str, device: usize, at: DateTime<Utc>, items: &[Item]) {
+    let name = format!("{prefix}{device:05}");
     let (previous, _) = store.latest_ok(&name);
     let dev = Device {
         name: name.clone(),
@@ -84,18 +87,30 @@ fn snapshot(store: &Store, device: usize, at: DateTime<Utc>, items: &[Item]) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, dir, devices, items, changes] = &args[..] else {
-        eprintln!("usage: gen-store DIR DEVICES ITEMS CHANGE_PERCENT");
-        std::process::exit(2);
+    let (dir, devices, items, changes, runs) = match &args[1..] {
+        [dir, devices, items, changes] => (dir, devices, items, changes, None),
+        [dir, devices, items, changes, runs] => (dir, devices, items, changes, Some(runs)),
+        _ => {
+            eprintln!("usage: gen-store DIR DEVICES ITEMS CHANGE_PERCENT [RUNS]");
+            std::process::exit(2);
+        }
     };
     let (devices, items, changes): (usize, usize, f64) = (
         devices.parse().unwrap(),
         items.parse().unwrap(),
         changes.parse().unwrap(),
     );
+    let runs: Option<usize> = runs.map(|r| r.parse().unwrap());
+    let prefix = std::env::var("GEN_PREFIX").unwrap_or_else(|_| "dev".into());
     let store = Store::new(dir);
     let t1: DateTime<Utc> = "2026-11-01T06:00:00Z".parse().unwrap();
-    let t2: DateTime<Utc> = "2026-11-02T06:00:00Z".parse().unwrap();
+    // One time per run: a day apart, or RUNS an hour apart.
+    let times: Vec<DateTime<Utc>> = match runs {
+        None => vec![t1, "2026-11-02T06:00:00Z".parse().unwrap()],
+        Some(n) => (0..n.max(1))
+            .map(|k| t1 + chrono::TimeDelta::hours(k as i64))
+            .collect(),
+    };
     let every = (100.0 / changes).round().max(1.0) as usize;
     let fleet: Vec<Vec<Item>> = (0..devices)
         .map(|d| (0..items).map(|n| item(d, n)).collect())
@@ -134,14 +149,25 @@ fn main() {
     std::thread::scope(|scope| {
         let chunks = 4;
         for c in 0..chunks {
-            let (store, fleet, second) = (&store, &fleet, &second);
+            let (store, fleet, second, times, prefix) = (&store, &fleet, &second, &times, &prefix);
             scope.spawn(move || {
                 for d in (c..devices).step_by(chunks) {
-                    snapshot(store, d, t1, &fleet[d]);
-                    snapshot(store, d, t2, &second[d]);
+                    let (last, same) = times.split_last().expect("one run at least");
+                    for at in same {
+                        snapshot(store, prefix, d, *at, &fleet[d]);
+                    }
+                    let changed = if same.is_empty() {
+                        &fleet[d]
+                    } else {
+                        &second[d]
+                    };
+                    snapshot(store, prefix, d, *last, changed);
                 }
             });
         }
     });
-    println!("{devices} devices x {items} items, two runs, ~{changes}% changed, in {dir}");
+    println!(
+        "{devices} devices x {items} items, {} runs, the last ~{changes}% changed, in {dir}",
+        times.len()
+    );
 }

@@ -136,11 +136,18 @@ pub async fn run(
 ) -> Summary {
     let started = Instant::now();
     progress.start(jobs.len() as u64);
+    // Saving is CPU and disk work (zstd, signing, fsync): as many at once as
+    // there are cores, whatever is in flight on the network, so that threads
+    // and their compression contexts follow the machine, not the fleet.
+    let savers = Arc::new(tokio::sync::Semaphore::new(crate::pool::cpus()));
     let results = crate::pool::run_bounded(jobs, options.parallel_jobs, |job| {
         let (store, options, progress) = (store.clone(), options.clone(), progress.clone());
+        let savers = savers.clone();
         async move {
             let name = job.target.name.clone();
             let run = device::collect(&job.target, &job.profile, &options.plan).await;
+            // The semaphore is never closed, so a permit always comes.
+            let _saving = savers.acquire_owned().await.ok();
             let saved =
                 tokio::task::spawn_blocking(move || save(job.target, run, &store, &options)).await;
             progress.step();

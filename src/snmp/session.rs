@@ -5,11 +5,13 @@
 //! After any timeout or mismatch the socket is replaced, so stale datagrams
 //! are never read.
 //!
-//! Every attempt but the last waits for a retransmission timeout learned from
-//! the device's round trips (RFC 6298's estimator: mean + 4 deviations, at
-//! least `MIN_RTO`), so a request lost on the way to a 20 ms device costs a
-//! fraction of a second rather than the whole `SNMP_TIMEOUT`; the last
-//! attempt waits the whole timeout, so a slow answer is still taken.
+//! Once the device has answered, a request is first sent with a
+//! retransmission timeout learned from its round trips (RFC 6298's
+//! estimator: mean + 4 deviations, at least `MIN_RTO`), so a request lost on
+//! the way to a 20 ms device costs a fraction of a second rather than the
+//! whole `SNMP_TIMEOUT`. That early attempt comes on top of the configured
+//! ones, which each wait the whole timeout: a slow answer is still taken,
+//! and a run is never less robust to loss than its `SNMP_RETRIES` say.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -120,15 +122,11 @@ impl Snmp2Session {
         Err(last.unwrap_or(SnmpError::Timeout(self.timeout)))
     }
 
-    /// How long attempt `attempt` (from 0) waits for its answer.
-    fn wait(&self, attempt: u32) -> Duration {
-        match self.rtt {
-            Some((srtt, rttvar)) if attempt < self.retries => {
-                Duration::from_secs_f64(srtt + 4.0 * rttvar)
-                    .clamp(MIN_RTO, self.timeout.max(MIN_RTO))
-            }
-            _ => self.timeout,
-        }
+    /// The early attempt's wait, once the device has answered.
+    fn rto(&self) -> Option<Duration> {
+        self.rtt.map(|(srtt, rttvar)| {
+            Duration::from_secs_f64(srtt + 4.0 * rttvar).clamp(MIN_RTO, self.timeout.max(MIN_RTO))
+        })
     }
 
     fn measured(&mut self, rtt: Duration) {
@@ -154,10 +152,15 @@ impl Snmp2Session {
         };
         let refs: Vec<&snmp2::Oid<'_>> = targets.iter().collect();
         let mut attempts = 0;
+        let early = self.rto();
+        let allowed = self.retries + u32::from(early.is_some());
         let mut resends = 0;
         loop {
             self.ensure_connected().await?;
-            let wait = self.wait(attempts);
+            let wait = match early {
+                Some(rto) if attempts == 0 => rto,
+                _ => self.timeout,
+            };
             let session = self.inner.as_mut().expect("connected above");
             self.stats.requests += 1;
             let sent = std::time::Instant::now();
@@ -198,7 +201,7 @@ impl Snmp2Session {
                     // A stale or lost datagram: never reuse this socket.
                     self.inner = None;
                     attempts += 1;
-                    if attempts > self.retries {
+                    if attempts > allowed {
                         return Err(SnmpError::Timeout(self.timeout));
                     }
                     self.stats.reconnects += 1;
@@ -291,7 +294,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn retries_wait_for_what_the_device_has_shown_and_the_last_for_the_timeout() {
+    fn the_early_attempt_waits_for_what_the_device_has_shown() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -305,19 +308,16 @@ mod tests {
         let mut s = rt
             .block_on(Snmp2Session::connect(addr, credentials, five, 2))
             .unwrap();
-        assert_eq!(s.wait(0), five, "nothing measured yet");
+        assert_eq!(s.rto(), None, "nothing measured yet: no early attempt");
         for _ in 0..10 {
             s.measured(Duration::from_millis(20));
         }
-        assert_eq!((s.wait(0), s.wait(1), s.wait(2)), (MIN_RTO, MIN_RTO, five));
+        assert_eq!(s.rto(), Some(MIN_RTO));
         for _ in 0..10 {
             s.measured(Duration::from_secs(3));
         }
-        assert!(
-            s.wait(0) > Duration::from_secs(3) && s.wait(0) <= five,
-            "{:?}",
-            s.wait(0)
-        );
+        let rto = s.rto().unwrap();
+        assert!(rto > Duration::from_secs(3) && rto <= five, "{rto:?}");
         assert_eq!(s.stats.answered, 20);
     }
 }

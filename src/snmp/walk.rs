@@ -94,9 +94,16 @@ impl Walker {
                         ));
                         continue;
                     }
+                    Err(SnmpError::Timeout(_)) if !self.bulk_proven && asked > 1 => {
+                        // Silence on the first GETBULK: a lost answer, one too
+                        // big for the path, or an agent that breaks on bulk.
+                        // The smallest GETBULK tells them apart.
+                        self.max_repetitions = 1;
+                        continue;
+                    }
                     Err(SnmpError::Timeout(_)) if !self.bulk_proven => {
-                        // The agent answered the GET probe; silence on the first
-                        // GETBULK is the classic bulk-breaking agent.
+                        // The agent answered the GET probe; silence on the
+                        // smallest GETBULK too is the classic bulk-breaking agent.
                         self.leave_bulk("no answer to GETBULK; walking with GETNEXT".into());
                         continue;
                     }
@@ -253,16 +260,28 @@ mod tests {
             error_index: 0,
             varbinds: vec![],
         });
+        let timeout = || Err(SnmpError::Timeout(std::time::Duration::from_secs(1)));
+        // Silence on a GETBULK of 5, then on one of 1: bulk is broken here.
         let (r, w, _) = run(vec![
             too_big,
-            Err(SnmpError::Timeout(std::time::Duration::from_secs(1))),
+            timeout(),
+            timeout(),
             resp(vec![vb("1.3.6.1.2.1", 1)]),
             resp(vec![vb("1.3.6.1.9", 1)]),
         ]);
         assert_eq!(r.unwrap(), 1);
-        assert_eq!(w.max_repetitions, 5);
         assert_eq!(w.mode(), "getnext");
         assert!(w.fallback.unwrap().contains("GETBULK"));
+        // Silence on the first GETBULK only: a lost answer, and bulk goes on,
+        // growing back from 1.
+        let (r, w, out) = run(vec![
+            timeout(),
+            rows(1, 1),
+            rows(2, 2),
+            resp(vec![vb("1.3.6.1.2.4", 1), vb("1.3.6.1.9", 1)]),
+        ]);
+        assert_eq!((r.unwrap(), out.len()), (4, 4));
+        assert_eq!((w.mode(), w.max_repetitions), ("getbulk", 4));
     }
 
     fn rows(from: u32, n: u32) -> Result<Response, SnmpError> {
