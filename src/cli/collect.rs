@@ -161,13 +161,13 @@ pub struct CollectArgs {
         value_parser = config::seconds
     )]
     device_deadline: Duration,
-    /// Devices walked at the same time
+    /// Devices walked at the same time, at most (fewer while timeouts surge; docs/collection.md)
     #[arg(
         long,
         env = "PARALLEL_JOBS",
         hide_env_values = true,
         value_name = "N",
-        default_value = "50",
+        default_value = "500",
         value_parser = config::count(1..=4096)
     )]
     parallel_jobs: u32,

@@ -41,6 +41,9 @@ pub struct DeviceRun {
     pub duration: Duration,
     /// The device answered, but none of the inventory tables did.
     pub no_tables: bool,
+    /// Whether timeouts were a large part of the conversation, or ended it:
+    /// what a congested path or an overloaded collector does to devices.
+    pub congested: bool,
 }
 
 const SYSTEM: [(&str, &str); 4] = [
@@ -63,6 +66,7 @@ impl DeviceRun {
             facts: BTreeMap::new(),
             duration: started.elapsed(),
             no_tables: false,
+            congested: false,
         }
     }
 }
@@ -134,6 +138,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
 
     let mut opened = None;
     let mut failures = Vec::new();
+    let mut all_timeouts = true;
     for credentials in &profile.attempts {
         if Instant::now() >= deadline {
             break;
@@ -144,6 +149,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
                 break;
             }
             Err(e) => {
+                all_timeouts &= matches!(e, SnmpError::Timeout(_));
                 let mut why = e.to_string();
                 if let (SnmpError::Auth(_) | SnmpError::Timeout(_), Credentials::V3(params)) =
                     (&e, credentials)
@@ -167,7 +173,9 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         } else {
             format!("no SNMP answer from {addr}: {}", failures.join("; "))
         };
-        return DeviceRun::failed(reason, notices, started);
+        let mut run = DeviceRun::failed(reason, notices, started);
+        run.congested = all_timeouts && !failures.is_empty();
+        return run;
     };
 
     let mut facts = BTreeMap::new();
@@ -189,6 +197,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
 
     let mut walker = Walker::new(plan.max_repetitions, plan.max_rows);
     let mut failure: Option<String> = None;
+    let mut walk_timed_out = false;
     let mut walk_one = async |subtrees: &[&str], walk: &mut Walk, failure: &mut Option<String>| {
         for subtree in subtrees {
             if failure.is_some() {
@@ -201,7 +210,10 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
             let prefix = oid(subtree);
             match timeout(left, walker.walk(&mut session, &prefix, walk)).await {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => *failure = Some(format!("walk of {prefix} failed: {e}")),
+                Ok(Err(e)) => {
+                    walk_timed_out |= matches!(e, SnmpError::Timeout(_));
+                    *failure = Some(format!("walk of {prefix} failed: {e}"));
+                }
                 Err(_) => {
                     *failure = Some(format!(
                         "device deadline of {:?} passed during walk of {prefix}",
@@ -286,5 +298,6 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         facts,
         duration: started.elapsed(),
         no_tables: parsed.no_tables,
+        congested: walk_timed_out || (stats.timeouts > 0 && 4 * stats.timeouts >= stats.requests),
     }
 }

@@ -1,6 +1,7 @@
 //! A collection run: every target walked with bounded concurrency, each one
 //! ending in exactly one new snapshot, whatever happened to the others.
 
+mod congestion;
 pub mod device;
 pub mod modules;
 
@@ -19,6 +20,7 @@ use crate::snapshot::checkin::{self, Collected};
 use crate::snapshot::store::Store;
 use crate::snapshot::{self, Outcome, Snapshot, Status};
 use crate::walk::snmprec;
+use congestion::Congestion;
 pub use device::{DeviceRun, Plan};
 
 /// One device to collect, with the credentials its targets row selects.
@@ -136,26 +138,41 @@ pub async fn run(
 ) -> Summary {
     let started = Instant::now();
     progress.start(jobs.len() as u64);
-    // Saving is CPU and disk work (zstd, signing, fsync): as many at once as
-    // there are cores, whatever is in flight on the network, so that threads
-    // and their compression contexts follow the machine, not the fleet.
-    let savers = Arc::new(tokio::sync::Semaphore::new(crate::pool::cpus()));
-    let results = crate::pool::run_bounded(jobs, options.parallel_jobs, |job| {
-        let (store, options, progress) = (store.clone(), options.clone(), progress.clone());
-        let savers = savers.clone();
-        async move {
-            let name = job.target.name.clone();
-            let run = device::collect(&job.target, &job.profile, &options.plan).await;
-            // The semaphore is never closed, so a permit always comes.
-            let _saving = savers.acquire_owned().await.ok();
-            let saved =
-                tokio::task::spawn_blocking(move || save(job.target, run, &store, &options)).await;
-            progress.step();
-            // A panic while saving is a bug; the device counts as not saved, the others go on.
-            saved.unwrap_or_else(|e| (DeviceResult::crashed(name, &e), None))
+    let saver = Saver {
+        store,
+        options: options.clone(),
+        progress: progress.clone(),
+        slots: Arc::new(tokio::sync::Semaphore::new(crate::pool::cpus())),
+    };
+    let congestion = Arc::new(Congestion::new(options.parallel_jobs));
+    let mut results = Vec::new();
+    let mut pending = jobs;
+    for again in 0..=AGAIN {
+        let mut timed_out = Vec::new();
+        for r in pass(pending, again == AGAIN, &congestion, &options, &saver).await {
+            match r {
+                Ok(done) => results.push(done),
+                Err(pair) => timed_out.push(pair),
+            }
         }
-    })
-    .await;
+        if timed_out.is_empty() {
+            break;
+        }
+        if !congestion.surged() {
+            // Timeouts without a surge: those devices are down, or filtered.
+            for (job, run) in timed_out {
+                results.push(saver.clone().save(job, run).await);
+            }
+            break;
+        }
+        congestion.calm();
+        warn!(
+            "Collecting again {} that timed out while timeouts surged, {} in flight.",
+            crate::text::plural(timed_out.len(), "device", "devices"),
+            congestion.window().limit()
+        );
+        pending = timed_out.into_iter().map(|(job, _)| job).collect();
+    }
     let mut devices = Vec::new();
     let mut dumps = Vec::new();
     for (result, dump) in results {
@@ -174,6 +191,60 @@ pub async fn run(
 }
 
 type Dump = Option<(String, serde_json::Value)>;
+
+/// Passes after the first, for devices that timed out in a surge.
+const AGAIN: usize = 3;
+
+/// Collects `jobs` within the congestion window. A device that timed out
+/// comes back unsaved (unless this is the `last` pass): whether that was the
+/// device or a surge across the fleet is known at the end of the pass.
+async fn pass(
+    jobs: Vec<Job>,
+    last: bool,
+    congestion: &Arc<Congestion>,
+    options: &Arc<Options>,
+    saver: &Saver,
+) -> Vec<Result<(DeviceResult, Dump), (Job, DeviceRun)>> {
+    let (c, o, s) = (congestion.clone(), options.clone(), saver.clone());
+    crate::pool::run_windowed(jobs, congestion.window(), move |job| {
+        let (congestion, options, saver) = (c.clone(), o.clone(), s.clone());
+        async move {
+            let run = device::collect(&job.target, &job.profile, &options.plan).await;
+            congestion.finished(run.congested);
+            if !last && run.status != Status::Ok && run.congested {
+                return Err((job, run));
+            }
+            Ok(saver.save(job, run).await)
+        }
+    })
+    .await
+}
+
+/// Writes what devices gave. Saving is CPU and disk work (zstd, signing,
+/// fsync): as many at once as there are cores, whatever is in flight on
+/// the network, so that threads and their compression contexts follow the
+/// machine, not the fleet.
+#[derive(Clone)]
+struct Saver {
+    store: Arc<Store>,
+    options: Arc<Options>,
+    progress: Arc<dyn Progress>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Saver {
+    async fn save(self, job: Job, run: DeviceRun) -> (DeviceResult, Dump) {
+        let name = job.target.name.clone();
+        // The semaphore is never closed, so a permit always comes.
+        let _slot = self.slots.clone().acquire_owned().await.ok();
+        let (store, options) = (self.store.clone(), self.options.clone());
+        let saved =
+            tokio::task::spawn_blocking(move || save(job.target, run, &store, &options)).await;
+        self.progress.step();
+        // A panic while saving is a bug; the device counts as not saved, the others go on.
+        saved.unwrap_or_else(|e| (DeviceResult::crashed(name, &e), None))
+    }
+}
 
 /// Builds and writes the device's snapshot (and raw walk); logs the outcome.
 fn save(

@@ -79,6 +79,24 @@ struct FleetFile {
     seed: u64,
     settings: Settings,
     rules: Vec<Settings>,
+    link: Option<Link>,
+}
+
+/// The path to the whole fleet: beyond its rate (after a burst), requests
+/// are dropped, as by a congested link or a busy firewall.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Link {
+    answers_per_s: f64,
+    burst: f64,
+}
+
+/// A token bucket for [`Link`].
+#[derive(Debug)]
+struct Bucket {
+    link: Link,
+    tokens: f64,
+    at: std::time::Instant,
 }
 
 impl FleetFile {
@@ -94,6 +112,13 @@ impl FleetFile {
             Some(v) => serde_json::from_value(v).map_err(|e| format!("rules: {e}"))?,
             None => Vec::new(),
         };
+        let link: Option<Link> = match top.remove("link") {
+            Some(v) => Some(serde_json::from_value(v).map_err(|e| format!("link: {e}"))?),
+            None => None,
+        };
+        if link.is_some_and(|l| l.answers_per_s <= 0.0 || l.burst < 1.0) {
+            return Err("link: answers_per_s must be positive and burst at least 1".into());
+        }
         let settings: Settings = serde_json::from_value(top.into()).map_err(|e| e.to_string())?;
         if settings.pattern.is_some() || settings.share.is_some() {
             return Err("match and share belong in rules".into());
@@ -106,6 +131,7 @@ impl FleetFile {
             seed,
             settings,
             rules,
+            link,
         })
     }
 }
@@ -164,6 +190,7 @@ impl Profile {
 pub struct Simulation {
     profiles: HashMap<Vec<u8>, Profile>,
     instant: Profile,
+    link: Option<std::sync::Mutex<Bucket>>,
 }
 
 impl Simulation {
@@ -189,6 +216,31 @@ impl Simulation {
         Simulation {
             profiles,
             instant: Profile::default(),
+            link: fleet.link.map(|link| {
+                std::sync::Mutex::new(Bucket {
+                    link,
+                    tokens: link.burst,
+                    at: std::time::Instant::now(),
+                })
+            }),
+        }
+    }
+
+    /// Whether the link lets one more request through now.
+    pub fn admit(&self) -> bool {
+        let Some(bucket) = &self.link else {
+            return true;
+        };
+        let mut b = bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(b.at).as_secs_f64() * b.link.answers_per_s;
+        b.tokens = (b.tokens + refill).min(b.link.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 
@@ -372,6 +424,10 @@ mod tests {
             (
                 r#"{"rules": [{"getbulk": "sometimes"}]}"#,
                 "unknown variant",
+            ),
+            (
+                r#"{"link": {"answers_per_s": 0, "burst": 5}}"#,
+                "link: answers_per_s",
             ),
         ] {
             let path = dir.path().join("fleet.json");

@@ -38,6 +38,9 @@ pub fn respond(
     sim: &Simulation,
     msg: &[u8],
 ) -> Option<(Vec<u8>, Duration)> {
+    if !sim.admit() {
+        return None;
+    }
     let version = ber::message_version(msg)?;
     let pdu = snmp2::Pdu::from_bytes(msg).ok()?;
     let walk = recordings.named(pdu.community)?;

@@ -508,3 +508,39 @@ fn corrupt_truncated_and_foreign_snapshots_are_named() {
         std::fs::remove_file(path).unwrap();
     }
 }
+
+/// Timeouts on many devices at once (a congested path, simulated by a link
+/// of limited rate): fewer devices in flight, and those that timed out in
+/// the surge collected again: no device lost to the surge.
+#[test]
+fn a_congested_path_means_fewer_in_flight_not_failed_devices() {
+    let names: Vec<String> = (0..120).map(|i| format!("c{i:03}")).collect();
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", n.as_str())).collect();
+    let recs = recordings(&pairs);
+    let agent = Replay::simulating(
+        recs.path(),
+        r#"{"latency_ms": 20, "link": {"answers_per_s": 400, "burst": 40}}"#,
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut fleet = Fleet::new();
+    for n in &names {
+        fleet = fleet.v2c(n, &agent.addr, n);
+    }
+    fleet.write(work.path());
+    let run = collect(work.path())
+        .args(["--parallel-jobs", "120", "--snmp-timeout", "1"])
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(
+        run.all().contains("devices in flight now, from 120"),
+        "{}",
+        run.all()
+    );
+    assert!(run.all().contains("Collecting again"), "{}", run.all());
+    let expected = sorted(expected_items("cisco-c3750"));
+    for n in &names {
+        let snap = latest(work.path(), n);
+        assert_eq!(snap.outcome.status, Status::Ok, "{n}: {:?}", snap.outcome);
+        assert_eq!(sorted(present_items(&snap)), expected, "{n}");
+    }
+}
