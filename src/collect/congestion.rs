@@ -9,8 +9,10 @@
 //! flight is halved, never below 4; it grows back by one per round of
 //! devices finished cleanly, up to `PARALLEL_JOBS`. Devices that timed out
 //! in a pass whose window was cut are collected again after it with a
-//! quarter as many in flight (a few times at most), so that a surge costs
-//! time rather than failed devices.
+//! quarter as many in flight, held there (a set of devices that all timed
+//! out once says nothing about the path), so that a surge costs time rather
+//! than failed devices; again while such a pass brings back at least a
+//! quarter of its devices, a few times at most.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,8 @@ struct State {
     since_cut: usize,
     clean: usize,
     cuts: usize,
+    /// Collecting again: the window stays as [`Congestion::calm`] set it.
+    held: bool,
 }
 
 impl Congestion {
@@ -66,6 +70,9 @@ impl Congestion {
     /// One device finished; `congested`: timeouts marked it.
     pub(crate) fn finished(&self, congested: bool) {
         let mut s = self.state();
+        if s.held {
+            return;
+        }
         s.recent.push_back(congested);
         if s.recent.len() > RECENT {
             s.recent.pop_front();
@@ -97,7 +104,8 @@ impl Congestion {
         }
     }
 
-    /// The window for collecting again what timed out in a surge.
+    /// The window for collecting again what timed out in a surge, held
+    /// there from now on.
     pub(crate) fn calm(&self) {
         let limit = self.window.limit();
         self.window.set_limit((limit / 4).max(FLOOR.min(self.most)));
@@ -106,6 +114,7 @@ impl Congestion {
         s.since_cut = 0;
         s.clean = 0;
         s.cuts = 0;
+        s.held = true;
     }
 }
 
@@ -144,17 +153,22 @@ mod tests {
         assert_eq!(until_moved(&c, true), (12, 6));
         assert_eq!(until_moved(&c, true), (6, 4));
         assert_eq!(until_moved(&c, true).1, 4, "never below the floor");
-        c.calm();
-        assert_eq!(c.window().limit(), 4);
-        assert!(!c.surged());
-        // Clean again: one more in flight per round of devices, once a
-        // round has passed since the cut.
-        assert_eq!(until_moved(&c, false), (7, 5));
+        // Clean again: one more in flight per round of devices, once the
+        // surge has left the last 50 (40 clean ones push it out, then a round).
+        assert_eq!(until_moved(&c, false), (43, 5));
         assert_eq!(until_moved(&c, false), (5, 6));
         assert_eq!(until_moved(&c, false), (6, 7));
         for _ in 0..20_000 {
             c.finished(false);
         }
         assert_eq!(c.window().limit(), 100);
+        // Collecting again: a quarter, held whatever the devices do.
+        c.calm();
+        assert_eq!(c.window().limit(), 25);
+        assert!(!c.surged());
+        for _ in 0..500 {
+            c.finished(true);
+        }
+        assert_eq!(c.window().limit(), 25);
     }
 }

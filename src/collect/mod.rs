@@ -148,6 +148,7 @@ pub async fn run(
     let mut results = Vec::new();
     let mut pending = jobs;
     for again in 0..=AGAIN {
+        let asked = pending.len();
         let mut timed_out = Vec::new();
         for r in pass(pending, again == AGAIN, &congestion, &options, &saver).await {
             match r {
@@ -158,8 +159,14 @@ pub async fn run(
         if timed_out.is_empty() {
             break;
         }
-        if !congestion.surged() {
-            // Timeouts without a surge: those devices are down, or filtered.
+        // Timeouts without a surge, or a pass of them that brought back few:
+        // those devices are down, or filtered.
+        let surge = if again == 0 {
+            congestion.surged()
+        } else {
+            4 * (asked - timed_out.len()) >= asked
+        };
+        if !surge {
             for (job, run) in timed_out {
                 results.push(saver.clone().save(job, run).await);
             }

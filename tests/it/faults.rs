@@ -514,12 +514,14 @@ fn corrupt_truncated_and_foreign_snapshots_are_named() {
 /// the surge collected again: no device lost to the surge.
 #[test]
 fn a_congested_path_means_fewer_in_flight_not_failed_devices() {
-    let names: Vec<String> = (0..120).map(|i| format!("c{i:03}")).collect();
+    let mut names: Vec<String> = (0..120).map(|i| format!("c{i:03}")).collect();
+    names.extend((0..5).map(|i| format!("dead{i}")));
     let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", n.as_str())).collect();
     let recs = recordings(&pairs);
     let agent = Replay::simulating(
         recs.path(),
-        r#"{"latency_ms": 20, "link": {"answers_per_s": 400, "burst": 40}}"#,
+        r#"{"latency_ms": 20, "link": {"answers_per_s": 400, "burst": 40},
+            "rules": [{"match": "dead*", "dead": true}]}"#,
     );
     let work = tempfile::tempdir().unwrap();
     let mut fleet = Fleet::new();
@@ -528,18 +530,25 @@ fn a_congested_path_means_fewer_in_flight_not_failed_devices() {
     }
     fleet.write(work.path());
     let run = collect(work.path())
-        .args(["--parallel-jobs", "120", "--snmp-timeout", "1"])
+        .args(["--parallel-jobs", "125", "--snmp-timeout", "1"])
         .run();
-    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert_eq!(run.code, Some(3), "the dead fail: {}", run.all());
     assert!(
-        run.all().contains("devices in flight now, from 120"),
+        run.all().contains("devices in flight now, from 125"),
         "{}",
         run.all()
     );
-    assert!(run.all().contains("Collecting again"), "{}", run.all());
+    // Collected again while that brings devices back; the dead ones alone
+    // are not collected over and over.
+    let again = run.all().matches("Collecting again").count();
+    assert!((1..=2).contains(&again), "{}", run.all());
     let expected = sorted(expected_items("cisco-c3750"));
     for n in &names {
         let snap = latest(work.path(), n);
+        if n.starts_with("dead") {
+            assert_eq!(snap.outcome.status, Status::Failed, "{n}");
+            continue;
+        }
         assert_eq!(snap.outcome.status, Status::Ok, "{n}: {:?}", snap.outcome);
         assert_eq!(sorted(present_items(&snap)), expected, "{n}");
     }
