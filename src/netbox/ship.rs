@@ -176,7 +176,6 @@ impl Destination for Netbox {
         (plan::row_keys(&rows) == plan::row_keys(&plan::merge(&then, &self.model_excludes))).then(
             || DevicePlan {
                 unchanged: rows.len(),
-                touched: Some(touched),
                 ..DevicePlan::default()
             },
         )

@@ -432,6 +432,9 @@ async fn ship_device<D: Destination>(
             shipped.and_then(|s| s.touched),
         )
     };
+    let last_entry = last_sent
+        .filter(|_| destination.needs_last_sent())
+        .and_then(|stamp| entries.iter().find(|e| e.stamp() == stamp).cloned());
     let pending: Vec<Entry> = entries.into_iter().filter(|e| e.stamp() > done).collect();
     let Some(newest) = pending.last().cloned() else {
         return report;
@@ -462,12 +465,8 @@ async fn ship_device<D: Destination>(
             chosen
         }
     };
-    let mut last_sent = match last_sent.filter(|_| destination.needs_last_sent()) {
-        Some(stamp) => store
-            .list(device)
-            .ok()
-            .and_then(|l| l.into_iter().find(|e| e.stamp() == stamp))
-            .and_then(|e| store.read(device, &e).ok()),
+    let mut last_sent = match &last_entry {
+        Some(entry) => read(store, device, entry).await.ok(),
         None => None,
     };
     // A write of a run that was killed may still be landing: wait it out,

@@ -49,14 +49,20 @@ pub struct Recording {
     pub skipped: Vec<SnmprecError>,
 }
 
+impl Recording {
+    /// The walk, or the first line that could not be read.
+    fn strict(self) -> Result<Walk, SnmprecError> {
+        match self.skipped.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(self.walk),
+        }
+    }
+}
+
 /// Parses a recording strictly: the first bad line is an error. `path` only
 /// names the source in errors.
 pub fn parse(text: &str, path: &str) -> Result<Walk, SnmprecError> {
-    let Recording { walk, skipped } = parse_all(text, path);
-    match skipped.into_iter().next() {
-        Some(first) => Err(first),
-        None => Ok(walk),
-    }
+    parse_all(text, path).strict()
 }
 
 /// Parses every line that can be read, as snmpsim serves what it can of a
@@ -93,11 +99,7 @@ pub fn parse_all(text: &str, path: &str) -> Recording {
 
 /// Reads a recording strictly (see `parse`).
 pub fn read(path: &Path) -> Result<Walk, SnmprecError> {
-    let Recording { walk, skipped } = read_all(path)?;
-    match skipped.into_iter().next() {
-        Some(first) => Err(first),
-        None => Ok(walk),
-    }
+    read_all(path)?.strict()
 }
 
 /// Reads every line of a recording that can be read (see `parse_all`).
