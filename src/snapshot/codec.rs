@@ -3,6 +3,7 @@
 
 use std::io::Read;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -129,9 +130,10 @@ pub fn encode(snapshot: &Snapshot, path: &Path) -> Result<Vec<u8>, CodecError> {
         path: path.to_owned(),
         cause,
     };
-    let mut value = serde_json::to_value(snapshot).map_err(|e| io(e.into()))?;
-    scrub_nul(&mut value);
-    let json = serde_json::to_vec(&value).map_err(|e| io(e.into()))?;
+    let mut json = Vec::with_capacity(16 * 1024);
+    snapshot
+        .serialize(&mut serde_json::Serializer::with_formatter(&mut json, NoNul))
+        .map_err(|e| io(e.into()))?;
     compress(&json).map_err(io)
 }
 
@@ -191,20 +193,52 @@ fn compress(data: &[u8]) -> std::io::Result<Vec<u8>> {
     })
 }
 
-/// Sal's PostgreSQL rejects NUL characters; no string in a snapshot carries one.
-fn scrub_nul(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub_nul),
-        serde_json::Value::Object(map) => {
-            let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
-            for k in keys {
-                if let Some(v) = map.remove(&k) {
-                    map.insert(k.replace('\0', ""), v);
-                }
-            }
-            map.values_mut().for_each(scrub_nul);
+/// Sal's PostgreSQL rejects NUL characters: no string or key in a snapshot
+/// carries one. Dropped as they are written, so a snapshot is serialized once.
+struct NoNul;
+
+impl serde_json::ser::Formatter for NoNul {
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        match escape {
+            serde_json::ser::CharEscape::AsciiControl(0) => Ok(()),
+            other => serde_json::ser::CompactFormatter.write_char_escape(writer, other),
         }
-        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Device, Outcome, Status};
+
+    #[test]
+    fn no_nul_is_written_in_strings_or_keys() {
+        let mut snapshot = Snapshot::new(
+            chrono::Utc::now(),
+            Device {
+                name: "sw\u{0}1".into(),
+                ..Device::default()
+            },
+            Outcome {
+                status: Status::Ok,
+                reason: Some("a\u{0}\nb".into()),
+                duration_ms: 0,
+            },
+            Default::default(),
+        );
+        snapshot
+            .checkin
+            .machine
+            .facts
+            .insert("k\u{0}ey".into(), "FOC1\u{0}\u{0}".into());
+        let path = Path::new("x.json.zst");
+        let back: Snapshot = decode(&encode(&snapshot, path).unwrap(), path).unwrap();
+        assert_eq!(back.device.name, "sw1");
+        assert_eq!(back.outcome.reason.as_deref(), Some("a\nb"));
+        assert_eq!(back.checkin.machine.facts.get("key").map(String::as_str), Some("FOC1"));
     }
 }

@@ -10,7 +10,7 @@
 //! subtree are capped besides.
 
 use super::{Oid, Reply, Session, SnmpError, TOO_BIG};
-use crate::walk::Walk;
+use crate::walk::{Value, Walk};
 
 /// How a device is walked; shared by all subtrees of one device so a
 /// fallback decided on the first table holds for the rest.
@@ -58,6 +58,20 @@ impl Walker {
         session: &mut S,
         subtree: &Oid,
         out: &mut Walk,
+    ) -> Result<usize, SnmpError> {
+        // Gathered apart and merged once: subtrees are not walked in OID
+        // order, and inserting each row into the middle would move the rest.
+        let mut rows = Vec::new();
+        let result = self.walk_into(session, subtree, &mut rows).await;
+        out.extend_sorted(rows);
+        result
+    }
+
+    async fn walk_into<S: Session>(
+        &mut self,
+        session: &mut S,
+        subtree: &Oid,
+        out: &mut Vec<(Oid, Value)>,
     ) -> Result<usize, SnmpError> {
         let mut cursor = subtree.clone();
         let mut rows = 0usize;
@@ -152,7 +166,7 @@ impl Walker {
                     });
                 }
                 if let Reply::Value(v) = vb.reply {
-                    out.insert(vb.oid.clone(), v);
+                    out.push((vb.oid.clone(), v));
                     rows += 1;
                     self.rows += 1;
                 }

@@ -6,8 +6,6 @@ pub mod oid;
 pub mod snmprec;
 pub mod value;
 
-use std::collections::BTreeMap;
-
 pub use oid::Oid;
 pub use value::Value;
 
@@ -19,21 +17,59 @@ pub struct Walk {
 }
 
 /// One table row: the columns present, in column order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Row<'a> {
-    cells: Vec<(u32, &'a Value)>,
+    cells: &'a [Cell<'a>],
 }
+
+type Cell<'a> = (&'a [u32], u32, &'a Value);
 
 impl<'a> Row<'a> {
     pub fn get(&self, column: u32) -> Option<&'a Value> {
         self.cells
             .iter()
-            .find(|(c, _)| *c == column)
-            .map(|(_, v)| *v)
+            .find(|(_, c, _)| *c == column)
+            .map(|(_, _, v)| *v)
     }
 
     pub fn has(&self, column: u32) -> bool {
         self.get(column).is_some()
+    }
+}
+
+/// A conceptual table: its cells sorted by instance index, then column.
+#[derive(Debug)]
+pub struct Table<'a> {
+    cells: Vec<Cell<'a>>,
+    /// Where each row's cells start in `cells`.
+    starts: Vec<usize>,
+}
+
+impl<'a> Table<'a> {
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Rows in index order, each with its index.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u32], Row<'_>)> {
+        self.starts.iter().enumerate().map(|(i, &start)| {
+            let end = self.starts.get(i + 1).copied().unwrap_or(self.cells.len());
+            let cells = &self.cells[start..end];
+            (cells[0].0, Row { cells })
+        })
+    }
+}
+
+impl<'t, 'a> IntoIterator for &'t Table<'a> {
+    type Item = (&'a [u32], Row<'t>);
+    type IntoIter = Box<dyn Iterator<Item = Self::Item> + 't>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
     }
 }
 
@@ -50,6 +86,40 @@ impl Walk {
                 Ok(i) => self.rows[i].1 = value,
                 Err(i) => self.rows.insert(i, (oid, value)),
             },
+        }
+    }
+
+    /// Adds rows already in increasing order (one subtree's walk): appended
+    /// when they come after every row here, else merged in one pass (a new
+    /// value replaces an old one at the same OID).
+    pub fn extend_sorted(&mut self, rows: Vec<(Oid, Value)>) {
+        let (Some((first, _)), Some((last, _))) = (rows.first(), self.rows.last()) else {
+            self.rows.extend(rows);
+            return;
+        };
+        if last < first {
+            self.rows.extend(rows);
+            return;
+        }
+        let old = std::mem::take(&mut self.rows);
+        self.rows.reserve(old.len() + rows.len());
+        let (mut old, mut new) = (old.into_iter().peekable(), rows.into_iter().peekable());
+        loop {
+            let take_new = match (old.peek(), new.peek()) {
+                (Some((o, _)), Some((n, _))) => match n.cmp(o) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => {
+                        old.next();
+                        true
+                    }
+                    std::cmp::Ordering::Greater => false,
+                },
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (None, None) => break,
+            };
+            let row = if take_new { new.next() } else { old.next() };
+            self.rows.extend(row);
         }
     }
 
@@ -107,16 +177,20 @@ impl Walk {
 
     /// A conceptual table under its entry OID (`…Table.1`): instance index →
     /// columns. Indexes are kept whole (multi-arc indexes stay distinct).
-    pub fn table(&self, entry: &Oid) -> BTreeMap<&[u32], Row<'_>> {
-        let mut rows: BTreeMap<&[u32], Row<'_>> = BTreeMap::new();
-        for (suffix, value) in self.subtree(entry) {
-            if let [column, index @ ..] = suffix
-                && !index.is_empty()
-            {
-                rows.entry(index).or_default().cells.push((*column, value));
-            }
-        }
-        rows
+    pub fn table(&self, entry: &Oid) -> Table<'_> {
+        let mut cells: Vec<Cell<'_>> = self
+            .subtree(entry)
+            .filter_map(|(suffix, value)| match suffix {
+                [column, index @ ..] if !index.is_empty() => Some((index, *column, value)),
+                _ => None,
+            })
+            .collect();
+        // Stable: within a row, columns stay in walk (column) order.
+        cells.sort_by(|a, b| a.0.cmp(b.0));
+        let starts = (0..cells.len())
+            .filter(|&i| i == 0 || cells[i - 1].0 != cells[i].0)
+            .collect();
+        Table { cells, starts }
     }
 }
 
@@ -148,6 +222,25 @@ mod tests {
     }
 
     #[test]
+    fn sorted_runs_are_appended_or_merged() {
+        let run = |arcs: &[(&str, i64)]| -> Vec<(Oid, Value)> {
+            arcs.iter().map(|(o, v)| (oid(o), Value::Integer(*v))).collect()
+        };
+        let mut w = Walk::new();
+        w.extend_sorted(run(&[("1.3.6.1.4.1.2636.1", 1), ("1.3.6.1.4.1.2636.2", 2)]));
+        w.extend_sorted(run(&[("1.3.6.1.2.1.47.1", 3), ("1.3.6.1.4.1.2636.2", 4), ("1.3.6.1.9", 5)]));
+        w.extend_sorted(Vec::new());
+        let got: Vec<(String, Value)> = w.iter().map(|(o, v)| (o.to_string(), v.clone())).collect();
+        let want = run(&[
+            ("1.3.6.1.2.1.47.1", 3),
+            ("1.3.6.1.4.1.2636.1", 1),
+            ("1.3.6.1.4.1.2636.2", 4),
+            ("1.3.6.1.9", 5),
+        ]);
+        assert_eq!(got, want.into_iter().map(|(o, v)| (o.to_string(), v)).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn out_of_order_inserts_stay_sorted_and_replace() {
         let mut w = Walk::new();
         for (o, v) in [
@@ -176,7 +269,10 @@ mod tests {
         .collect();
         let t = w.table(&oid("1.3.9.1"));
         assert_eq!(t.len(), 2);
-        assert_eq!(t[&[7u32, 1][..]].get(3), Some(&Value::Integer(3)));
-        assert!(!t[&[7u32, 2][..]].has(3));
+        let rows: Vec<_> = t.iter().collect();
+        assert_eq!((rows[0].0, rows[1].0), (&[7u32, 1][..], &[7u32, 2][..]));
+        assert_eq!(rows[0].1.get(2), Some(&Value::Integer(1)));
+        assert_eq!(rows[0].1.get(3), Some(&Value::Integer(3)));
+        assert!(!rows[1].1.has(3));
     }
 }

@@ -42,6 +42,16 @@ pub fn parse(walk: &Walk) -> Parsed {
     let mut any_serial_column = false;
     for (index, row) in &table {
         let index = index_text(index);
+        let parent = int(row, 4).filter(|&p| p > 0).map(|p| p.to_string());
+        any_serial_column |= row.has(11);
+        let serial = serial_of(row.get(11));
+        if serial.is_empty() {
+            // Not reported (sensors, ports, empty slots: most rows of a large
+            // chassis), but its name may be on a reported part's path.
+            names.insert(index, (text(row, 7), parent));
+            continue;
+        }
+        names.insert(index.clone(), (text(row, 7), parent.clone()));
         // The seed shows a missing class column as "" and an unknown number as "-".
         let class_number = int(row, 5);
         let seed_class = match class_number {
@@ -52,10 +62,6 @@ pub fn parse(walk: &Walk) -> Parsed {
             .and_then(entity_class_name)
             .unwrap_or("unknown")
             .to_owned();
-        let parent = int(row, 4).filter(|&p| p > 0).map(|p| p.to_string());
-        names.insert(index.clone(), (text(row, 7), parent.clone()));
-        any_serial_column |= row.has(11);
-        let serial = serial_of(row.get(11));
         let is_fru = int(row, 16).map(|v| v == 1);
         let mut view: BTreeMap<String, String> = COLUMNS
             .iter()

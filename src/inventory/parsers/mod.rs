@@ -214,13 +214,13 @@ fn has_any(walk: &Walk, subtrees: &[&str]) -> bool {
 }
 
 /// A column as trimmed display text ("" when absent), the seed's `stripper()`.
-fn text(row: &Row<'_>, column: u32) -> String {
+fn text(row: Row<'_>, column: u32) -> String {
     row.get(column)
         .map(|v| v.render().trim().to_owned())
         .unwrap_or_default()
 }
 
-fn int(row: &Row<'_>, column: u32) -> Option<i64> {
+fn int(row: Row<'_>, column: u32) -> Option<i64> {
     row.get(column).and_then(Value::as_i64)
 }
 
