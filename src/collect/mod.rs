@@ -19,7 +19,7 @@ use crate::progress::Progress;
 use crate::snapshot::checkin::{self, Collected};
 use crate::snapshot::store::Store;
 use crate::snapshot::{self, Outcome, Snapshot, Status};
-use crate::walk::snmprec;
+use crate::walk::{Walk, snmprec};
 use congestion::Congestion;
 pub use device::{DeviceRun, Plan};
 
@@ -240,8 +240,13 @@ struct Saver {
 }
 
 impl Saver {
-    async fn save(self, job: Job, run: DeviceRun) -> (DeviceResult, Dump) {
+    async fn save(self, job: Job, mut run: DeviceRun) -> (DeviceResult, Dump) {
         let name = job.target.name.clone();
+        if !self.options.raw && self.options.debug_dump.is_none() {
+            // Parsed already: freed now, on the thread that built it, rather
+            // than held while waiting for a slot.
+            run.walk = Walk::default();
+        }
         // The semaphore is never closed, so a permit always comes.
         let _slot = self.slots.clone().acquire_owned().await.ok();
         let (store, options) = (self.store.clone(), self.options.clone());

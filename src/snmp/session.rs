@@ -239,7 +239,7 @@ fn to_wire(oid: &Oid) -> Result<snmp2::Oid<'static>, SnmpError> {
 
 /// Copies a borrowed PDU out of the session's receive buffer.
 pub(crate) fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
-    let mut varbinds = Vec::new();
+    let mut varbinds = Vec::with_capacity(32);
     for (name, value) in pdu.varbinds.clone() {
         let oid = Oid::from_ber(name.as_bytes())
             .ok_or_else(|| SnmpError::Protocol("undecodable OID in response".into()))?;

@@ -155,28 +155,41 @@ impl Walker {
                 // snmp2 stops decoding at the first value it cannot read.
                 return Err(SnmpError::Undecodable { after: cursor });
             }
+            // The OID to go on from is the last row kept, borrowed rather
+            // than copied per row; a varbind without a value moves it too.
+            let mut at_last_row = false;
             for vb in response.varbinds {
                 if vb.reply == Reply::EndOfMibView || !vb.oid.starts_with(subtree) {
                     return Ok(rows);
                 }
-                if vb.oid <= cursor {
+                let previous = match out.last() {
+                    Some((last, _)) if at_last_row => last,
+                    _ => &cursor,
+                };
+                if vb.oid <= *previous {
                     return Err(SnmpError::NonIncreasing {
-                        previous: cursor,
+                        previous: previous.clone(),
                         got: vb.oid,
                     });
                 }
                 if let Reply::Value(v) = vb.reply {
-                    out.push((vb.oid.clone(), v));
+                    out.push((vb.oid, v));
+                    at_last_row = true;
                     rows += 1;
                     self.rows += 1;
+                } else {
+                    cursor = vb.oid;
+                    at_last_row = false;
                 }
-                cursor = vb.oid;
                 if rows > self.max_rows {
                     return Err(SnmpError::TooManyRows {
                         subtree: subtree.clone(),
                         limit: self.max_rows,
                     });
                 }
+            }
+            if let Some((last, _)) = out.last().filter(|_| at_last_row) {
+                cursor = last.clone();
             }
         }
     }
