@@ -14,6 +14,7 @@ pub mod diff;
 pub mod fuzzing;
 pub mod http;
 pub mod inventory;
+pub mod metrics;
 mod lock;
 pub mod netbox;
 mod pool;

@@ -26,6 +26,8 @@ pub enum BundleCommand {
         /// The bundle ledger, sequence number and lock live in the state directory
         #[command(flatten)]
         state: super::StateArg,
+        #[command(flatten)]
+        metrics: super::MetricsArg,
     },
     /// On the receiving host: verify bundles whole, then add what the store lacks
     Import {
@@ -39,6 +41,8 @@ pub enum BundleCommand {
         /// The sequence numbers received and the lock live in the state directory
         #[command(flatten)]
         state: super::StateArg,
+        #[command(flatten)]
+        metrics: super::MetricsArg,
     },
 }
 
@@ -51,7 +55,9 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             signer,
             max_bytes,
             state,
+            metrics,
         } => {
+            let started = std::time::Instant::now();
             let signer = signer.signer()?.ok_or_else(|| {
                 ConfigError::missing(
                     "INVMON_SIGNING_KEY (--signing-key)",
@@ -81,6 +87,14 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             if bundled.bundles.is_empty() {
                 outln!("nothing new to bundle");
             }
+            let mut m = metrics.open();
+            let bytes: u64 = bundled.bundles.iter().map(|b| b.bytes).sum();
+            let count: usize = bundled.bundles.iter().map(|b| b.snapshots).sum();
+            m.ended("invmon_bundle", "bundle run", &[("action", "create")], true, started.elapsed());
+            m.gauge("invmon_bundle_snapshots", "Snapshots the last bundle run carried (create) or wrote (import).", &[("action", "create")], count as f64)
+                .gauge("invmon_bundle_bytes", "Bytes of the bundles the last create wrote.", &[("action", "create")], bytes as f64)
+                .gauge("invmon_bundle_unsigned", "Snapshots left out of the last create for want of a signature.", &[("action", "create")], bundled.unsigned.len() as f64);
+            let written = metrics.save(&m);
             if !bundled.unsigned.is_empty() {
                 for file in &bundled.unsigned {
                     tracing::warn!("Not bundled: {} has no signature.", file.display());
@@ -91,14 +105,16 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                     bundled.unsigned[0].display()
                 );
             }
-            Ok(Outcome::Done)
+            Ok(written)
         }
         BundleCommand::Import {
             files,
             store,
             trust,
             state,
+            metrics,
         } => {
+            let started = std::time::Instant::now();
             let trust = trust.trust()?.ok_or_else(|| {
                 ConfigError::missing(
                     "INVMON_ALLOWED_SIGNERS (--allowed-signers)",
@@ -111,10 +127,13 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                 return Ok(Outcome::Busy);
             };
             let mut outcome = Outcome::Done;
+            let (mut written, mut refused, mut conflicts) = (0, 0, 0);
             let mut collectors = std::collections::BTreeSet::new();
             for file in &files {
                 match bundle::import(&store, &state.state_dir, &held, &trust, file) {
                     Ok(r) => {
+                        written += r.written;
+                        conflicts += r.conflicts.len();
                         collectors.insert(r.collector.clone());
                         outln!(
                             "imported {}: {} sequence {}: {} files written, {} already present",
@@ -133,6 +152,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                     Err(e @ bundle::BundleError::Refused { .. }) => {
                         outln!("refused {e}");
                         tracing::error!("Bundle refused: {e}.");
+                        refused += 1;
                         outcome = Outcome::Incomplete;
                     }
                     Err(e) => return Err(e.into()),
@@ -146,7 +166,13 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                     outln!("{line}");
                 }
             }
-            Ok(outcome)
+            let mut m = metrics.open();
+            let import: &[(&str, &str)] = &[("action", "import")];
+            m.ended("invmon_bundle", "bundle run", import, outcome == Outcome::Done, started.elapsed());
+            m.gauge("invmon_bundle_snapshots", "Snapshots the last bundle run carried (create) or wrote (import).", import, written as f64)
+                .gauge("invmon_bundle_refused", "Bundles the last import refused.", import, refused as f64)
+                .gauge("invmon_bundle_conflicts", "Files of the last import that differ from those already stored.", import, conflicts as f64);
+            Ok(outcome.max(metrics.save(&m)))
         }
     }
 }

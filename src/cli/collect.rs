@@ -41,6 +41,8 @@ pub struct CollectArgs {
     store: super::StoreArg,
     #[command(flatten)]
     signer: super::SignerArg,
+    #[command(flatten)]
+    metrics: super::MetricsArg,
     /// Also keep each device's raw walk as .snmprec beside its snapshot
     #[arg(long)]
     raw: bool,
@@ -344,7 +346,11 @@ pub fn run(args: CollectArgs, context: &Context<'_>) -> anyhow::Result<Outcome> 
     if !bad_rows.is_empty() {
         outln!("{} target rows skipped (see the log)", bad_rows.len());
     }
-    Ok(if summary.all_ok() && bad_rows.is_empty() {
+    let complete = summary.all_ok() && bad_rows.is_empty();
+    let mut metrics = args.metrics.open();
+    summary.metrics(&mut metrics, complete);
+    let written = args.metrics.save(&metrics);
+    Ok(if complete && written == Outcome::Done {
         Outcome::Done
     } else {
         Outcome::Incomplete

@@ -112,6 +112,44 @@ pub struct StateArg {
     pub lock_wait: std::time::Duration,
 }
 
+/// A node_exporter textfile for cron runs (docs/operations.md).
+#[derive(clap::Args, Clone)]
+pub struct MetricsArg {
+    /// Write this run's metrics here (Prometheus text format, replaced atomically)
+    #[arg(
+        long,
+        env = "INVMON_METRICS_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub metrics_file: Option<PathBuf>,
+}
+
+impl MetricsArg {
+    /// Metrics to fill, knowing what the file they replace held.
+    pub fn open(&self) -> crate::metrics::Metrics {
+        self.metrics_file
+            .as_deref()
+            .map(crate::metrics::Metrics::replacing)
+            .unwrap_or_default()
+    }
+
+    /// Writes them when a file was asked for; a run whose metrics cannot be
+    /// written did not do all its work.
+    pub fn save(&self, metrics: &crate::metrics::Metrics) -> Outcome {
+        let Some(path) = &self.metrics_file else {
+            return Outcome::Done;
+        };
+        match metrics.write(path) {
+            Ok(()) => Outcome::Done,
+            Err(e) => {
+                tracing::error!("{e}");
+                Outcome::Incomplete
+            }
+        }
+    }
+}
+
 /// Which signatures a host that reads snapshots accepts.
 #[derive(clap::Args, Clone)]
 pub struct TrustArg {

@@ -47,6 +47,8 @@ pub struct ShipArgs {
     #[arg(long, value_enum, default_value = "text")]
     format: PlanFormat,
     #[command(flatten)]
+    metrics: super::MetricsArg,
+    #[command(flatten)]
     store: super::StoreArg,
     #[command(flatten)]
     trust: super::TrustArg,
@@ -298,8 +300,10 @@ async fn ship_to<D: Destination>(
     options: &Options,
     legacy: &Path,
     format: PlanFormat,
+    metrics: &mut crate::metrics::Metrics,
 ) -> anyhow::Result<Outcome> {
     let kind = destination.kind();
+    let started = std::time::Instant::now();
     let result = ship::run(
         Arc::new(destination),
         store.clone(),
@@ -314,17 +318,23 @@ async fn ship_to<D: Destination>(
                 tracing::error!(device = %d.device, "Not shipped to {kind}: {}.", d.error.as_deref().unwrap_or(""));
             }
             print(&report, format);
+            report.metrics(metrics);
             Ok(if report.complete() {
                 Outcome::Done
             } else {
                 Outcome::Incomplete
             })
         }
-        Err(ShipError::Lock(e)) => {
-            eprintln!("invmon: {kind}: {e}");
-            Ok(Outcome::Busy)
+        Err(e) => {
+            metrics.ended("invmon_ship", "ship", &[("destination", kind)], false, started.elapsed());
+            match e {
+                ShipError::Lock(e) => {
+                    eprintln!("invmon: {kind}: {e}");
+                    Ok(Outcome::Busy)
+                }
+                e => Err(anyhow::Error::new(e).context(format!("shipping to {kind}"))),
+            }
         }
-        Err(e) => Err(anyhow::Error::new(e).context(format!("shipping to {kind}"))),
     }
 }
 
@@ -338,19 +348,25 @@ pub fn run(args: ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
         .build()
         .context("starting the runtime")?;
     let mut worst = Outcome::Done;
+    let mut metrics = args.metrics.open();
     for to in destinations {
         let legacy = args.legacy_ledger(to);
-        let outcome = match to {
-            To::Netbox => {
-                let netbox = args.netbox(context)?;
-                runtime.block_on(ship_to(netbox, &store, &options, &legacy, args.format))?
-            }
-            To::Sal => {
-                let sal = args.sal(context)?;
-                runtime.block_on(ship_to(sal, &store, &options, &legacy, args.format))?
-            }
+        let shipped = match to {
+            To::Netbox => args.netbox(context).and_then(|netbox| {
+                runtime.block_on(ship_to(netbox, &store, &options, &legacy, args.format, &mut metrics))
+            }),
+            To::Sal => args.sal(context).and_then(|sal| {
+                runtime.block_on(ship_to(sal, &store, &options, &legacy, args.format, &mut metrics))
+            }),
         };
-        worst = worst.max(outcome);
+        match shipped {
+            Ok(outcome) => worst = worst.max(outcome),
+            Err(e) => {
+                // The metrics say so too before the run stops.
+                args.metrics.save(&metrics);
+                return Err(e);
+            }
+        }
     }
-    Ok(worst)
+    Ok(worst.max(args.metrics.save(&metrics)))
 }

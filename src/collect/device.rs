@@ -14,7 +14,7 @@ use crate::inventory::{Item, Notice};
 use crate::snapshot::Status;
 use crate::snmp::session::Snmp2Session;
 use crate::snmp::walk::Walker;
-use crate::snmp::{Credentials, Reply, Session, SnmpError, diagnose};
+use crate::snmp::{Credentials, Reply, Session, SessionStats, SnmpError, diagnose};
 use crate::walk::Value;
 use crate::walk::Walk;
 use crate::walk::oid::oid;
@@ -93,21 +93,25 @@ async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, SnmpError>
 }
 
 /// Opens a session and reads the system group: proof that these credentials work.
+/// A session that answered the system group; what a failed try cost is
+/// added to `spent`.
 async fn open(
     addr: SocketAddr,
     credentials: &Credentials,
     plan: &Plan,
+    spent: &mut SessionStats,
 ) -> Result<(Snmp2Session, Walk), SnmpError> {
     let mut session =
         Snmp2Session::connect(addr, credentials.clone(), plan.timeout, plan.retries).await?;
     let oids: Vec<_> = SYSTEM.iter().map(|(_, o)| oid(o)).collect();
-    let response = session.get(&oids).await?;
-    if response.error_status != 0 {
-        return Err(SnmpError::Agent {
-            status: response.error_status,
-            index: response.error_index,
-        });
-    }
+    let answer = session.get(&oids).await.and_then(|r| match r.error_status {
+        0 => Ok(r),
+        status => Err(SnmpError::Agent {
+            status,
+            index: r.error_index,
+        }),
+    });
+    let response = answer.inspect_err(|_| *spent = spent.plus(session.stats()))?;
     let walk = response
         .varbinds
         .into_iter()
@@ -117,6 +121,21 @@ async fn open(
         })
         .collect();
     Ok((session, walk))
+}
+
+/// Walk statistics as facts (docs/snapshot-format.md).
+fn stat_facts(facts: &mut BTreeMap<String, String>, stats: &SessionStats) {
+    facts.insert("walk_requests".into(), stats.requests.to_string());
+    facts.insert("walk_timeouts".into(), stats.timeouts.to_string());
+    facts.insert("walk_reconnects".into(), stats.reconnects.to_string());
+    facts.insert(
+        "walk_rtt_mean_ms".into(),
+        format!("{:.1}", stats.rtt_mean().as_secs_f64() * 1000.0),
+    );
+    facts.insert(
+        "walk_rtt_max_ms".into(),
+        format!("{:.1}", stats.rtt_max.as_secs_f64() * 1000.0),
+    );
 }
 
 fn describe(credentials: &Credentials) -> String {
@@ -139,11 +158,12 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
     let mut opened = None;
     let mut failures = Vec::new();
     let mut all_timeouts = true;
+    let mut spent = SessionStats::default();
     for credentials in &profile.attempts {
         if Instant::now() >= deadline {
             break;
         }
-        match open(addr, credentials, plan).await {
+        match open(addr, credentials, plan, &mut spent).await {
             Ok(pair) => {
                 opened = Some((pair, credentials));
                 break;
@@ -175,6 +195,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         };
         let mut run = DeviceRun::failed(reason, notices, started);
         run.congested = all_timeouts && !failures.is_empty();
+        stat_facts(&mut run.facts, &spent);
         return run;
     };
 
@@ -251,20 +272,10 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         )));
     }
 
-    let stats = session.stats();
+    let stats = session.stats().plus(spent);
     let inventory_rows = walk.len() - system_rows;
     facts.insert("walk_rows".into(), inventory_rows.to_string());
-    facts.insert("walk_requests".into(), stats.requests.to_string());
-    facts.insert("walk_timeouts".into(), stats.timeouts.to_string());
-    facts.insert("walk_reconnects".into(), stats.reconnects.to_string());
-    facts.insert(
-        "walk_rtt_mean_ms".into(),
-        format!("{:.1}", stats.rtt_mean().as_secs_f64() * 1000.0),
-    );
-    facts.insert(
-        "walk_rtt_max_ms".into(),
-        format!("{:.1}", stats.rtt_max.as_secs_f64() * 1000.0),
-    );
+    stat_facts(&mut facts, &stats);
     facts.insert("walk_mode".into(), walker.mode().to_owned());
     facts.insert(
         "walk_max_repetitions".into(),

@@ -53,6 +53,30 @@ pub struct DeviceResult {
     pub duration: Duration,
     pub reason: Option<String>,
     pub snapshot: Option<PathBuf>,
+    pub snmp: SnmpCounts,
+}
+
+/// What one device's conversation cost, from its walk statistics.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SnmpCounts {
+    pub requests: u64,
+    pub timeouts: u64,
+    /// Requests sent again (after a timeout or a stale answer).
+    pub retries: u64,
+    /// Walked with GETNEXT: the agent broke on GETBULK.
+    pub getnext: bool,
+}
+
+impl SnmpCounts {
+    fn of(facts: &std::collections::BTreeMap<String, String>) -> SnmpCounts {
+        let n = |k: &str| facts.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        SnmpCounts {
+            requests: n("walk_requests"),
+            timeouts: n("walk_timeouts"),
+            retries: n("walk_reconnects"),
+            getnext: facts.get("walk_mode").is_some_and(|m| m == "getnext"),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +95,7 @@ impl DeviceResult {
             duration: Duration::ZERO,
             reason: Some(format!("internal error while saving: {why}")),
             snapshot: None,
+            snmp: SnmpCounts::default(),
         }
     }
 }
@@ -84,6 +109,47 @@ impl Summary {
         self.devices
             .iter()
             .all(|d| d.status == Status::Ok && d.snapshot.is_some())
+    }
+
+    /// This run in metrics (docs/operations.md lists them); `complete` says
+    /// whether the run did all its work, which alone moves the last success.
+    pub fn metrics(&self, m: &mut crate::metrics::Metrics, complete: bool) {
+        let now = crate::metrics::now_seconds();
+        let sum = |f: fn(&DeviceResult) -> u64| -> f64 { self.devices.iter().map(f).sum::<u64>() as f64 };
+        m.ended("invmon_collect", "collect", &[], complete, self.duration);
+        for status in [Status::Ok, Status::Partial, Status::Failed] {
+            m.gauge(
+                "invmon_collect_devices",
+                "Devices of the last collect by outcome.",
+                &[("outcome", &status.to_string())],
+                self.count(status) as f64,
+            );
+        }
+        m.gauge(
+            "invmon_collect_snapshots_unwritten",
+            "Devices of the last collect whose snapshot could not be written.",
+            &[],
+            self.devices.iter().filter(|d| d.snapshot.is_none()).count() as f64,
+        )
+        .gauge("invmon_collect_items", "Items recorded by the last collect.", &[], sum(|d| d.items as u64))
+        .gauge("invmon_collect_snmp_requests", "SNMP requests sent by the last collect, retries included.", &[], sum(|d| d.snmp.requests))
+        .gauge("invmon_collect_snmp_retries", "SNMP requests sent again after a timeout or a stale answer.", &[], sum(|d| d.snmp.retries))
+        .gauge("invmon_collect_snmp_timeouts", "SNMP requests that got no answer in time.", &[], sum(|d| d.snmp.timeouts))
+        .gauge(
+            "invmon_collect_snmp_getnext_fallbacks",
+            "Devices walked with GETNEXT because they broke on GETBULK.",
+            &[],
+            sum(|d| u64::from(d.snmp.getnext)),
+        );
+        for d in &self.devices {
+            let ok = d.status == Status::Ok && d.snapshot.is_some();
+            m.last_time(
+                "invmon_collect_device_last_ok_timestamp_seconds",
+                "When each device was last collected completely.",
+                &[("device", &d.name)],
+                ok.then_some(now),
+            );
+        }
     }
 
     pub fn render(&self) -> String {
@@ -324,6 +390,7 @@ fn save(
         duration: run.duration,
         reason: run.reason.clone(),
         snapshot: None,
+        snmp: SnmpCounts::of(&run.facts),
     };
     let raw = ((options.raw || options.debug_dump.is_some()) && !run.walk.is_empty()).then(|| {
         let mut text = Vec::new();

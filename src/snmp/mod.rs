@@ -173,6 +173,19 @@ impl SessionStats {
         self.rtt_max = self.rtt_max.max(rtt);
     }
 
+    /// These and `other`'s: one device's sessions (a version tried and
+    /// given up, then the one that answered) summed.
+    pub fn plus(self, other: SessionStats) -> SessionStats {
+        SessionStats {
+            requests: self.requests + other.requests,
+            timeouts: self.timeouts + other.timeouts,
+            reconnects: self.reconnects + other.reconnects,
+            answered: self.answered + other.answered,
+            rtt_total: self.rtt_total + other.rtt_total,
+            rtt_max: self.rtt_max.max(other.rtt_max),
+        }
+    }
+
     pub fn rtt_mean(&self) -> Duration {
         match u32::try_from(self.answered) {
             Ok(n) if n > 0 => self.rtt_total / n,

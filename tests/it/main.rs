@@ -3,6 +3,7 @@
 mod cli;
 mod collect;
 mod diff;
+mod metrics;
 mod faults;
 mod golden;
 mod netbox;
