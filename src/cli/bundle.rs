@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::output::outln;
+use super::output::reportln;
 use super::{Context, Outcome, SignerArg, TrustArg};
 use crate::config::ConfigError;
 use crate::provenance::bundle;
@@ -76,7 +76,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                     created.path.display(),
                     plural(created.snapshots, "snapshot", "snapshots")
                 );
-                outln!(
+                reportln!(
                     "bundle {} written: sequence {}, {}, {} bytes",
                     created.path.display(),
                     created.sequence,
@@ -85,7 +85,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                 );
             }
             if bundled.bundles.is_empty() {
-                outln!("nothing new to bundle");
+                reportln!("nothing new to bundle");
             }
             let mut m = metrics.open();
             let bytes: u64 = bundled.bundles.iter().map(|b| b.bytes).sum();
@@ -99,7 +99,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                 for file in &bundled.unsigned {
                     tracing::warn!("Not bundled: {} has no signature.", file.display());
                 }
-                outln!(
+                reportln!(
                     "not bundled: {} without a signature (collected before INVMON_SIGNING_KEY was set), first {}",
                     plural(bundled.unsigned.len(), "file", "files"),
                     bundled.unsigned[0].display()
@@ -135,7 +135,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                         written += r.written;
                         conflicts += r.conflicts.len();
                         collectors.insert(r.collector.clone());
-                        outln!(
+                        reportln!(
                             "imported {}: {} sequence {}: {} files written, {} already present",
                             file.display(),
                             r.collector,
@@ -144,13 +144,13 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                             r.present
                         );
                         for c in &r.conflicts {
-                            outln!("conflict {}: {c}", file.display());
+                            reportln!("conflict {}: {c}", file.display());
                             tracing::error!("Bundle {}: {c}.", file.display());
                             outcome = Outcome::Incomplete;
                         }
                     }
                     Err(e @ bundle::BundleError::Refused { .. }) => {
-                        outln!("refused {e}");
+                        reportln!("refused {e}");
                         tracing::error!("Bundle refused: {e}.");
                         refused += 1;
                         outcome = Outcome::Incomplete;
@@ -163,7 +163,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
                 if !gaps.is_empty() {
                     let line = format!("bundles {} from {collector} not received", gaps.join(", "));
                     tracing::warn!("{line}.");
-                    outln!("{line}");
+                    reportln!("{line}");
                 }
             }
             let mut m = metrics.open();

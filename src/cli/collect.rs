@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use tracing::{error, warn};
 
-use super::output::outln;
+use super::output::reportln;
 use super::{Context, Outcome};
 use crate::collect::{self, Job, Options, Plan};
 use crate::config::credentials::{self, CredentialSettings, PrivacyMethod, Profiles};
@@ -342,9 +342,9 @@ pub fn run(args: CollectArgs, context: &Context<'_>) -> anyhow::Result<Outcome> 
         Arc::new(options),
         Arc::new(super::progress::Bar::new("devices")),
     ));
-    super::output::print(&summary.render());
+    super::output::report(&summary.render());
     if !bad_rows.is_empty() {
-        outln!("{} target rows skipped (see the log)", bad_rows.len());
+        reportln!("{} target rows skipped (see the log)", bad_rows.len());
     }
     let complete = summary.all_ok() && bad_rows.is_empty();
     let mut metrics = args.metrics.open();

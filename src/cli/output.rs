@@ -23,9 +23,28 @@ pub fn print(text: &str) {
     }
 }
 
+/// The log target of report lines: kept in `all.log` at any log level, never
+/// repeated on the console (they are on stdout already).
+pub const REPORT: &str = "invmon::report";
+
+/// A report (a run's summary, what was shipped, what was deleted): stdout,
+/// and line by line into `all.log`, so that runs under cron leave them.
+pub fn report(text: &str) {
+    print(text);
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        tracing::info!(target: REPORT, "{line}");
+    }
+}
+
 /// `println!` that survives a closed pipe.
 macro_rules! outln {
     () => { $crate::cli::output::print("\n") };
     ($($arg:tt)*) => { $crate::cli::output::print(&format!("{}\n", format_args!($($arg)*))) };
 }
 pub(crate) use outln;
+
+/// `outln!` for report lines, which `all.log` keeps too.
+macro_rules! reportln {
+    ($($arg:tt)*) => { $crate::cli::output::report(&format!("{}\n", format_args!($($arg)*))) };
+}
+pub(crate) use reportln;

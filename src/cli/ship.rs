@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use secrecy::SecretString;
 
-use super::output::outln;
+use super::output::{outln, reportln};
 use super::{Context, Outcome};
 use crate::config::{self, ConfigError};
 use crate::http::RetryPolicy;
@@ -280,16 +280,16 @@ fn print<P: serde::Serialize>(report: &Report<P>, format: PlanFormat) {
                 (_, 0) => String::new(),
                 (_, n) => format!(" ({n} re-plans after an unknown outcome)"),
             };
-            outln!("{verb} {} {}: {what}{note}", d.device, s.snapshot);
+            reportln!("{verb} {} {}: {what}{note}", d.device, s.snapshot);
         }
         for u in &d.unreadable {
-            outln!("unreadable {}: {u} (passed over)", d.device);
+            reportln!("unreadable {}: {u} (passed over)", d.device);
         }
         if let Some(e) = &d.error {
-            outln!("failed {}: {e}", d.device);
+            reportln!("failed {}: {e}", d.device);
         }
     }
-    outln!("{}", report.summary());
+    reportln!("{}", report.summary());
 }
 
 /// Ships to one destination. Another run holding it is its own outcome;

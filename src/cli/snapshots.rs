@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use chrono::TimeDelta;
 use clap::Subcommand;
 
-use super::output::outln;
+use super::output::{outln, reportln};
 use super::{Context, Outcome};
 use crate::config;
 use crate::snapshot::Snapshot;
@@ -259,15 +259,12 @@ fn prune(
             };
             for file in files {
                 let verb = if dry_run { "would delete" } else { "deleted" };
-                outln!("{verb} {}", file.display());
-                if !dry_run {
-                    tracing::info!(device = %device, "Pruned {}.", file.display());
-                }
+                reportln!("{verb} {}", file.display());
             }
             removed += 1;
         }
     }
-    outln!(
+    reportln!(
         "{} {}, {kept} kept",
         plural(removed, "snapshot", "snapshots"),
         if dry_run { "to delete" } else { "deleted" }

@@ -83,7 +83,12 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), TelemetryE
         .with_filter(
             EnvFilter::builder()
                 .with_default_directive(level.into())
-                .from_env_lossy(),
+                .from_env_lossy()
+                .add_directive(
+                    format!("{}=off", super::output::REPORT)
+                        .parse()
+                        .expect("a valid directive"),
+                ),
         );
     let registry = tracing_subscriber::registry().with(console);
     match log_dir {
@@ -95,7 +100,11 @@ pub fn init(level: LevelFilter, log_dir: Option<&Path>) -> Result<(), TelemetryE
             let all = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(rotating(&dir.join("all.log")))
-                .with_filter(level);
+                .with_filter(
+                    tracing_subscriber::filter::Targets::new()
+                        .with_default(level)
+                        .with_target(super::output::REPORT, LevelFilter::INFO),
+                );
             let errors = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(rotating(&dir.join("errors.log")))

@@ -199,6 +199,10 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         return run;
     };
 
+    if !failures.is_empty() {
+        // Collected, but not as configured first: the log says so, not only the snapshot.
+        tracing::warn!(device = %target.name, "Answered to {} only: {}.", describe(credentials), failures.join("; "));
+    }
     let mut facts = BTreeMap::new();
     for (name, o) in SYSTEM {
         if let Some(v) = walk.get(&oid(o)) {

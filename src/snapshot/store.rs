@@ -719,6 +719,28 @@ impl Store {
     }
 }
 
+/// A file name's time. Listing a grown store parses hundreds of thousands of
+/// names: the layout the writer uses is read by position, anything else by
+/// the general parser.
+fn parse_stamp(stem: &str) -> Option<DateTime<Utc>> {
+    let b = stem.as_bytes();
+    let num = |from: usize, to: usize| -> Option<u32> {
+        let digits = b.get(from..to)?;
+        digits.iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let fast = (b.len() == 24 && &b[4..5] == b"-" && &b[7..8] == b"-" && &b[10..11] == b"T")
+        .then_some(())
+        .filter(|()| &b[13..14] == b"-" && &b[16..17] == b"-" && &b[19..20] == b"." && &b[23..] == b"Z")
+        .and_then(|()| {
+            let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+            let time = NaiveTime::from_hms_milli_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?)?;
+            Some(date.and_time(time).and_utc())
+        });
+    fast.or_else(|| Some(NaiveDateTime::parse_from_str(stem, STAMP).ok()?.and_utc()))
+}
+
 /// Snapshot files in a directory, oldest first.
 fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut out: Vec<Entry> = std::fs::read_dir(dir)?
@@ -726,7 +748,7 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
         .filter_map(|e| {
             let name = e.file_name();
             let stem = name.to_str()?.strip_suffix(SUFFIX)?;
-            let taken = NaiveDateTime::parse_from_str(stem, STAMP).ok()?.and_utc();
+            let taken = parse_stamp(stem)?;
             Some(Entry {
                 path: e.path(),
                 taken,
@@ -758,6 +780,24 @@ mod tests {
             },
             Default::default(),
         )
+    }
+
+    #[test]
+    fn file_names_read_by_position_as_the_general_parser_reads_them() {
+        for stem in [
+            "2026-11-01T06-00-00.000Z",
+            "2024-02-29T23-59-59.999Z",
+            "2026-02-30T00-00-00.000Z",
+            "2026-11-01T24-00-00.000Z",
+            "2026-11-01T06-00-00.00Z",
+            "2026-11-01T06-00-00.0000Z",
+            "2026-11-01T06:00:00.000Z",
+            "20x6-11-01T06-00-00.000Z",
+            "",
+        ] {
+            let general = NaiveDateTime::parse_from_str(stem, STAMP).ok().map(|t| t.and_utc());
+            assert_eq!(parse_stamp(stem), general, "{stem}");
+        }
     }
 
     #[test]

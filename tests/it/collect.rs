@@ -217,3 +217,33 @@ impl RawFlag for Invmon {
         self.args(["--raw"])
     }
 }
+
+#[test]
+fn cron_runs_leave_their_summary_and_version_fallbacks_in_all_log() {
+    let recs = recordings(&[("cisco-c3750", "sw")]);
+    let agent = Replay::start(recs.path(), &[]);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("targets.csv"),
+        format!("name,address\nsw,{}\n", agent.addr),
+    )
+    .unwrap();
+    // v3 first, for a user the agent does not know: collected over v2c.
+    std::fs::write(
+        work.path().join("fleet.env"),
+        "SNMP_TIMEOUT=0.5\nSNMP_VERSION=3,2\nSNMP_USER=nobody\nSNMP_COMMUNITY=sw\n",
+    )
+    .unwrap();
+    let run = collect(work.path())
+        .args(["--log-level", "WARNING", "--log-dir", "logs"])
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(run.stdout.contains("devices: 1 ok"), "{}", run.stdout);
+    assert!(!run.stderr.contains("devices: 1 ok"), "the summary once on the console: {}", run.stderr);
+    let log = std::fs::read_to_string(work.path().join("logs/all.log")).unwrap();
+    assert!(log.contains("devices: 1 ok"), "the summary is kept at any log level: {log}");
+    assert!(
+        log.contains("WARN") && log.contains("Answered to SNMPv2c") && log.contains("SNMPv3 as user \"nobody\""),
+        "the fallback is a warning: {log}"
+    );
+}
