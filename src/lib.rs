@@ -12,10 +12,11 @@ pub mod config;
 pub mod diff;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod history;
 pub mod http;
 pub mod inventory;
-pub mod metrics;
 mod lock;
+pub mod metrics;
 pub mod netbox;
 mod pool;
 pub mod progress;

@@ -115,15 +115,30 @@ impl Metrics {
         duration: std::time::Duration,
     ) -> &mut Self {
         let now = now_seconds();
-        self.gauge(&format!("{prefix}_last_run_timestamp_seconds"), &format!("When the last {run} ended."), labels, now)
-            .last_time(
-                &format!("{prefix}_last_success_timestamp_seconds"),
-                &format!("When a {run} last ended having done all its work."),
-                labels,
-                complete.then_some(now),
-            )
-            .gauge(&format!("{prefix}_success"), &format!("1 when the last {run} did all its work."), labels, f64::from(u8::from(complete)))
-            .gauge(&format!("{prefix}_duration_seconds"), &format!("How long the last {run} took."), labels, duration.as_secs_f64())
+        self.gauge(
+            &format!("{prefix}_last_run_timestamp_seconds"),
+            &format!("When the last {run} ended."),
+            labels,
+            now,
+        )
+        .last_time(
+            &format!("{prefix}_last_success_timestamp_seconds"),
+            &format!("When a {run} last ended having done all its work."),
+            labels,
+            complete.then_some(now),
+        )
+        .gauge(
+            &format!("{prefix}_success"),
+            &format!("1 when the last {run} did all its work."),
+            labels,
+            f64::from(u8::from(complete)),
+        )
+        .gauge(
+            &format!("{prefix}_duration_seconds"),
+            &format!("How long the last {run} took."),
+            labels,
+            duration.as_secs_f64(),
+        )
     }
 
     pub fn render(&self) -> String {
@@ -141,15 +156,12 @@ impl Metrics {
     /// Replaces the file at `path` atomically: a temporary file in the same
     /// directory (hidden, not `*.prom`, so never read half-written), renamed.
     pub fn write(&self, path: &Path) -> Result<(), MetricsError> {
-        crate::atomic::write(
-            path,
-            self.render().as_bytes(),
-            crate::atomic::Mode::Replace,
+        crate::atomic::write(path, self.render().as_bytes(), crate::atomic::Mode::Replace).map_err(
+            |cause| MetricsError {
+                path: path.to_owned(),
+                cause,
+            },
         )
-        .map_err(|cause| MetricsError {
-            path: path.to_owned(),
-            cause,
-        })
     }
 }
 
@@ -175,7 +187,10 @@ mod tests {
         m.write(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with('\n'));
-        assert!(text.contains("x_ok{device=\"a\\\"b\\\\c\\nd\"} 7\n"), "{text}");
+        assert!(
+            text.contains("x_ok{device=\"a\\\"b\\\\c\\nd\"} 7\n"),
+            "{text}"
+        );
         assert_eq!(text.matches("# TYPE x_devices gauge").count(), 1);
 
         let mut m = Metrics::replacing(&path);
@@ -183,7 +198,10 @@ mod tests {
             .last_time("x_ok", "h", &[("device", "a\"b\\c\nd")], None)
             .last_time("x_never", "h", &[], None);
         let text = m.render();
-        assert!(text.contains("x_last_success_timestamp_seconds 100\n"), "{text}");
+        assert!(
+            text.contains("x_last_success_timestamp_seconds 100\n"),
+            "{text}"
+        );
         assert!(text.contains("} 7\n"), "{text}");
         assert!(!text.contains("x_never"));
     }

@@ -18,3 +18,18 @@ pub fn quoted(text: &str) -> String {
         format!("{head:?}… ({count} characters)")
     }
 }
+
+/// `*` matches any run of characters; everything else itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(text) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .any(|i| glob(rest, &text[i..]))
+        }
+    }
+}

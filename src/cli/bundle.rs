@@ -90,10 +90,31 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             let mut m = metrics.open();
             let bytes: u64 = bundled.bundles.iter().map(|b| b.bytes).sum();
             let count: usize = bundled.bundles.iter().map(|b| b.snapshots).sum();
-            m.ended("invmon_bundle", "bundle run", &[("action", "create")], true, started.elapsed());
-            m.gauge("invmon_bundle_snapshots", "Snapshots the last bundle run carried (create) or wrote (import).", &[("action", "create")], count as f64)
-                .gauge("invmon_bundle_bytes", "Bytes of the bundles the last create wrote.", &[("action", "create")], bytes as f64)
-                .gauge("invmon_bundle_unsigned", "Snapshots left out of the last create for want of a signature.", &[("action", "create")], bundled.unsigned.len() as f64);
+            m.ended(
+                "invmon_bundle",
+                "bundle run",
+                &[("action", "create")],
+                true,
+                started.elapsed(),
+            );
+            m.gauge(
+                "invmon_bundle_snapshots",
+                "Snapshots the last bundle run carried (create) or wrote (import).",
+                &[("action", "create")],
+                count as f64,
+            )
+            .gauge(
+                "invmon_bundle_bytes",
+                "Bytes of the bundles the last create wrote.",
+                &[("action", "create")],
+                bytes as f64,
+            )
+            .gauge(
+                "invmon_bundle_unsigned",
+                "Snapshots left out of the last create for want of a signature.",
+                &[("action", "create")],
+                bundled.unsigned.len() as f64,
+            );
             let written = metrics.save(&m);
             if !bundled.unsigned.is_empty() {
                 for file in &bundled.unsigned {
@@ -168,10 +189,31 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             }
             let mut m = metrics.open();
             let import: &[(&str, &str)] = &[("action", "import")];
-            m.ended("invmon_bundle", "bundle run", import, outcome == Outcome::Done, started.elapsed());
-            m.gauge("invmon_bundle_snapshots", "Snapshots the last bundle run carried (create) or wrote (import).", import, written as f64)
-                .gauge("invmon_bundle_refused", "Bundles the last import refused.", import, refused as f64)
-                .gauge("invmon_bundle_conflicts", "Files of the last import that differ from those already stored.", import, conflicts as f64);
+            m.ended(
+                "invmon_bundle",
+                "bundle run",
+                import,
+                outcome == Outcome::Done,
+                started.elapsed(),
+            );
+            m.gauge(
+                "invmon_bundle_snapshots",
+                "Snapshots the last bundle run carried (create) or wrote (import).",
+                import,
+                written as f64,
+            )
+            .gauge(
+                "invmon_bundle_refused",
+                "Bundles the last import refused.",
+                import,
+                refused as f64,
+            )
+            .gauge(
+                "invmon_bundle_conflicts",
+                "Files of the last import that differ from those already stored.",
+                import,
+                conflicts as f64,
+            );
             Ok(outcome.max(metrics.save(&m)))
         }
     }

@@ -11,6 +11,7 @@
 mod bundle;
 mod collect;
 mod diff;
+mod history;
 pub(crate) mod output;
 mod progress;
 mod replay;
@@ -230,6 +231,8 @@ pub enum Command {
     Collect(Box<collect::CollectArgs>),
     /// Compare snapshots offline: what appeared, disappeared, moved or changed
     Diff(diff::DiffArgs),
+    /// The life of a part across the store: first seen, moves, absences, last seen
+    History(history::HistoryArgs),
     /// List, show or prune stored snapshots
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
@@ -408,6 +411,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Collect(args) => collect::run(*args, &context),
         Command::Diff(args) => diff::run(args, &context),
+        Command::History(args) => history::run(args, &context),
         Command::Snapshots(command) => snapshots::run(command, &context),
         Command::Replay(args) => replay::run(args, &context),
         Command::Targets(args) => targets::run(args, &context),

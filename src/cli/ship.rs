@@ -326,7 +326,13 @@ async fn ship_to<D: Destination>(
             })
         }
         Err(e) => {
-            metrics.ended("invmon_ship", "ship", &[("destination", kind)], false, started.elapsed());
+            metrics.ended(
+                "invmon_ship",
+                "ship",
+                &[("destination", kind)],
+                false,
+                started.elapsed(),
+            );
             match e {
                 ShipError::Lock(e) => {
                     eprintln!("invmon: {kind}: {e}");
@@ -353,10 +359,24 @@ pub fn run(args: ShipArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
         let legacy = args.legacy_ledger(to);
         let shipped = match to {
             To::Netbox => args.netbox(context).and_then(|netbox| {
-                runtime.block_on(ship_to(netbox, &store, &options, &legacy, args.format, &mut metrics))
+                runtime.block_on(ship_to(
+                    netbox,
+                    &store,
+                    &options,
+                    &legacy,
+                    args.format,
+                    &mut metrics,
+                ))
             }),
             To::Sal => args.sal(context).and_then(|sal| {
-                runtime.block_on(ship_to(sal, &store, &options, &legacy, args.format, &mut metrics))
+                runtime.block_on(ship_to(
+                    sal,
+                    &store,
+                    &options,
+                    &legacy,
+                    args.format,
+                    &mut metrics,
+                ))
             }),
         };
         match shipped {

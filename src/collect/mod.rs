@@ -115,7 +115,8 @@ impl Summary {
     /// whether the run did all its work, which alone moves the last success.
     pub fn metrics(&self, m: &mut crate::metrics::Metrics, complete: bool) {
         let now = crate::metrics::now_seconds();
-        let sum = |f: fn(&DeviceResult) -> u64| -> f64 { self.devices.iter().map(f).sum::<u64>() as f64 };
+        let sum =
+            |f: fn(&DeviceResult) -> u64| -> f64 { self.devices.iter().map(f).sum::<u64>() as f64 };
         m.ended("invmon_collect", "collect", &[], complete, self.duration);
         for status in [Status::Ok, Status::Partial, Status::Failed] {
             m.gauge(
@@ -131,10 +132,30 @@ impl Summary {
             &[],
             self.devices.iter().filter(|d| d.snapshot.is_none()).count() as f64,
         )
-        .gauge("invmon_collect_items", "Items recorded by the last collect.", &[], sum(|d| d.items as u64))
-        .gauge("invmon_collect_snmp_requests", "SNMP requests sent by the last collect, retries included.", &[], sum(|d| d.snmp.requests))
-        .gauge("invmon_collect_snmp_retries", "SNMP requests sent again after a timeout or a stale answer.", &[], sum(|d| d.snmp.retries))
-        .gauge("invmon_collect_snmp_timeouts", "SNMP requests that got no answer in time.", &[], sum(|d| d.snmp.timeouts))
+        .gauge(
+            "invmon_collect_items",
+            "Items recorded by the last collect.",
+            &[],
+            sum(|d| d.items as u64),
+        )
+        .gauge(
+            "invmon_collect_snmp_requests",
+            "SNMP requests sent by the last collect, retries included.",
+            &[],
+            sum(|d| d.snmp.requests),
+        )
+        .gauge(
+            "invmon_collect_snmp_retries",
+            "SNMP requests sent again after a timeout or a stale answer.",
+            &[],
+            sum(|d| d.snmp.retries),
+        )
+        .gauge(
+            "invmon_collect_snmp_timeouts",
+            "SNMP requests that got no answer in time.",
+            &[],
+            sum(|d| d.snmp.timeouts),
+        )
         .gauge(
             "invmon_collect_snmp_getnext_fallbacks",
             "Devices walked with GETNEXT because they broke on GETBULK.",

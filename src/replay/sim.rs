@@ -308,26 +308,16 @@ fn profile(fleet: &FleetFile, name: &[u8]) -> Profile {
     let text = String::from_utf8_lossy(name);
     for (n, rule) in fleet.rules.iter().enumerate() {
         let picked = unit(mix(key, u64::MAX - 1 - n as u64)) < rule.share.unwrap_or(1.0);
-        if rule.pattern.as_deref().is_none_or(|p| matches(p, &text)) && picked {
+        if rule
+            .pattern
+            .as_deref()
+            .is_none_or(|p| crate::text::glob(p, &text))
+            && picked
+        {
             apply(rule, u64::MAX - 1000 - n as u64);
         }
     }
     p
-}
-
-/// `*` matches any run of characters; everything else itself.
-fn matches(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, rest)) => {
-            let Some(text) = text.strip_prefix(head) else {
-                return false;
-            };
-            (0..=text.len())
-                .filter(|&i| text.is_char_boundary(i))
-                .any(|i| matches(rest, &text[i..]))
-        }
-    }
 }
 
 /// splitmix64 of two words: the one source of every draw.
@@ -360,11 +350,12 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert!(matches("*", "anything"));
-        assert!(matches("c3750*", "c3750-2"));
-        assert!(matches("*-core-*", "brn-core-1"));
-        assert!(!matches("c3750*", "x-c3750"));
-        assert!(matches("exact", "exact") && !matches("exact", "exactly"));
+        use crate::text::glob;
+        assert!(glob("*", "anything"));
+        assert!(glob("c3750*", "c3750-2"));
+        assert!(glob("*-core-*", "brn-core-1"));
+        assert!(!glob("c3750*", "x-c3750"));
+        assert!(glob("exact", "exact") && !glob("exact", "exactly"));
     }
 
     #[test]

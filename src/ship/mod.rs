@@ -237,18 +237,48 @@ impl<P> Report<P> {
         let failed = self.devices.iter().filter(|d| !d.complete()).count();
         let to: &[(&str, &str)] = &[("destination", &self.destination)];
         m.ended("invmon_ship", "ship", to, self.complete(), self.duration);
-        m.gauge("invmon_ship_snapshots", "Snapshots shipped by the last ship.", to, snapshots as f64)
-            .gauge("invmon_ship_devices_failed", "Devices the last ship left short.", to, failed as f64)
-            .gauge("invmon_ship_creates", "Probes (or checkins) created by the last ship.", to, (counts.creates + counts.documents) as f64)
-            .gauge("invmon_ship_time_updates", "Probe times moved by the last ship.", to, counts.updates as f64)
-            .gauge("invmon_ship_requests", "HTTP requests of the last ship.", to, self.requests as f64)
-            .gauge("invmon_ship_retries", "HTTP requests of the last ship sent again.", to, self.retries as f64)
-            .gauge(
-                "invmon_ship_replans",
-                "Writes of unknown outcome the last ship planned again.",
-                to,
-                self.replans as f64,
-            );
+        m.gauge(
+            "invmon_ship_snapshots",
+            "Snapshots shipped by the last ship.",
+            to,
+            snapshots as f64,
+        )
+        .gauge(
+            "invmon_ship_devices_failed",
+            "Devices the last ship left short.",
+            to,
+            failed as f64,
+        )
+        .gauge(
+            "invmon_ship_creates",
+            "Probes (or checkins) created by the last ship.",
+            to,
+            (counts.creates + counts.documents) as f64,
+        )
+        .gauge(
+            "invmon_ship_time_updates",
+            "Probe times moved by the last ship.",
+            to,
+            counts.updates as f64,
+        )
+        .gauge(
+            "invmon_ship_requests",
+            "HTTP requests of the last ship.",
+            to,
+            self.requests as f64,
+        )
+        .gauge(
+            "invmon_ship_retries",
+            "HTTP requests of the last ship sent again.",
+            to,
+            self.retries as f64,
+        )
+        .gauge(
+            "invmon_ship_replans",
+            "Writes of unknown outcome the last ship planned again.",
+            to,
+            self.replans as f64,
+        );
     }
 
     /// The one-line summary.

@@ -132,7 +132,9 @@ pub fn encode(snapshot: &Snapshot, path: &Path) -> Result<Vec<u8>, CodecError> {
     };
     let mut json = Vec::with_capacity(16 * 1024);
     snapshot
-        .serialize(&mut serde_json::Serializer::with_formatter(&mut json, NoNul))
+        .serialize(&mut serde_json::Serializer::with_formatter(
+            &mut json, NoNul,
+        ))
         .map_err(|e| io(e.into()))?;
     compress(&json).map_err(io)
 }
@@ -239,6 +241,9 @@ mod tests {
         let back: Snapshot = decode(&encode(&snapshot, path).unwrap(), path).unwrap();
         assert_eq!(back.device.name, "sw1");
         assert_eq!(back.outcome.reason.as_deref(), Some("a\nb"));
-        assert_eq!(back.checkin.machine.facts.get("key").map(String::as_str), Some("FOC1"));
+        assert_eq!(
+            back.checkin.machine.facts.get("key").map(String::as_str),
+            Some("FOC1")
+        );
     }
 }

@@ -732,10 +732,18 @@ fn parse_stamp(stem: &str) -> Option<DateTime<Utc>> {
     };
     let fast = (b.len() == 24 && &b[4..5] == b"-" && &b[7..8] == b"-" && &b[10..11] == b"T")
         .then_some(())
-        .filter(|()| &b[13..14] == b"-" && &b[16..17] == b"-" && &b[19..20] == b"." && &b[23..] == b"Z")
+        .filter(|()| {
+            &b[13..14] == b"-" && &b[16..17] == b"-" && &b[19..20] == b"." && &b[23..] == b"Z"
+        })
         .and_then(|()| {
-            let date = NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
-            let time = NaiveTime::from_hms_milli_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?)?;
+            let date =
+                NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+            let time = NaiveTime::from_hms_milli_opt(
+                num(11, 13)?,
+                num(14, 16)?,
+                num(17, 19)?,
+                num(20, 23)?,
+            )?;
             Some(date.and_time(time).and_utc())
         });
     fast.or_else(|| Some(NaiveDateTime::parse_from_str(stem, STAMP).ok()?.and_utc()))
@@ -795,7 +803,9 @@ mod tests {
             "20x6-11-01T06-00-00.000Z",
             "",
         ] {
-            let general = NaiveDateTime::parse_from_str(stem, STAMP).ok().map(|t| t.and_utc());
+            let general = NaiveDateTime::parse_from_str(stem, STAMP)
+                .ok()
+                .map(|t| t.and_utc());
             assert_eq!(parse_stamp(stem), general, "{stem}");
         }
     }

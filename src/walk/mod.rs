@@ -224,11 +224,17 @@ mod tests {
     #[test]
     fn sorted_runs_are_appended_or_merged() {
         let run = |arcs: &[(&str, i64)]| -> Vec<(Oid, Value)> {
-            arcs.iter().map(|(o, v)| (oid(o), Value::Integer(*v))).collect()
+            arcs.iter()
+                .map(|(o, v)| (oid(o), Value::Integer(*v)))
+                .collect()
         };
         let mut w = Walk::new();
         w.extend_sorted(run(&[("1.3.6.1.4.1.2636.1", 1), ("1.3.6.1.4.1.2636.2", 2)]));
-        w.extend_sorted(run(&[("1.3.6.1.2.1.47.1", 3), ("1.3.6.1.4.1.2636.2", 4), ("1.3.6.1.9", 5)]));
+        w.extend_sorted(run(&[
+            ("1.3.6.1.2.1.47.1", 3),
+            ("1.3.6.1.4.1.2636.2", 4),
+            ("1.3.6.1.9", 5),
+        ]));
         w.extend_sorted(Vec::new());
         let got: Vec<(String, Value)> = w.iter().map(|(o, v)| (o.to_string(), v.clone())).collect();
         let want = run(&[
@@ -237,7 +243,12 @@ mod tests {
             ("1.3.6.1.4.1.2636.2", 4),
             ("1.3.6.1.9", 5),
         ]);
-        assert_eq!(got, want.into_iter().map(|(o, v)| (o.to_string(), v)).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            want.into_iter()
+                .map(|(o, v)| (o.to_string(), v))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -239,11 +239,20 @@ fn cron_runs_leave_their_summary_and_version_fallbacks_in_all_log() {
         .run();
     assert_eq!(run.code, Some(0), "{}", run.all());
     assert!(run.stdout.contains("devices: 1 ok"), "{}", run.stdout);
-    assert!(!run.stderr.contains("devices: 1 ok"), "the summary once on the console: {}", run.stderr);
-    let log = std::fs::read_to_string(work.path().join("logs/all.log")).unwrap();
-    assert!(log.contains("devices: 1 ok"), "the summary is kept at any log level: {log}");
     assert!(
-        log.contains("WARN") && log.contains("Answered to SNMPv2c") && log.contains("SNMPv3 as user \"nobody\""),
+        !run.stderr.contains("devices: 1 ok"),
+        "the summary once on the console: {}",
+        run.stderr
+    );
+    let log = std::fs::read_to_string(work.path().join("logs/all.log")).unwrap();
+    assert!(
+        log.contains("devices: 1 ok"),
+        "the summary is kept at any log level: {log}"
+    );
+    assert!(
+        log.contains("WARN")
+            && log.contains("Answered to SNMPv2c")
+            && log.contains("SNMPv3 as user \"nobody\""),
         "the fallback is a warning: {log}"
     );
 }

@@ -3,9 +3,10 @@
 mod cli;
 mod collect;
 mod diff;
-mod metrics;
 mod faults;
 mod golden;
+mod history;
+mod metrics;
 mod netbox;
 mod plan;
 mod provenance;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{Fleet, Invmon, Replay, collect, recordings};
 use crate::support::sal::SalServer;
+use crate::support::{Fleet, Invmon, Replay, collect, recordings};
 
 /// Series → value of a metrics file, after promtool has accepted it.
 fn checked(path: &Path) -> BTreeMap<String, f64> {
@@ -36,12 +36,17 @@ fn checked(path: &Path) -> BTreeMap<String, f64> {
 #[ignore = "needs promtool (Debian's prometheus package; scripts/test installs it)"]
 fn cron_metrics_are_valid_and_only_success_moves_the_last_success() {
     let recs = recordings(&[("cisco-c3750", "good"), ("cisco-c3750", "gone")]);
-    let agent = Replay::simulating(recs.path(), r#"{"rules": [{"match": "gone", "dead": true}]}"#);
+    let agent = Replay::simulating(
+        recs.path(),
+        r#"{"rules": [{"match": "gone", "dead": true}]}"#,
+    );
     let work = tempfile::tempdir().unwrap();
     let prom = work.path().join("collect.prom");
     let metrics = ["--metrics-file", prom.to_str().unwrap()];
 
-    Fleet::new().v2c("good", &agent.addr, "good").write(work.path());
+    Fleet::new()
+        .v2c("good", &agent.addr, "good")
+        .write(work.path());
     let first = collect(work.path()).args(metrics).run();
     assert_eq!(first.code, Some(0), "{}", first.all());
     let m = checked(&prom);
@@ -64,7 +69,10 @@ fn cron_metrics_are_valid_and_only_success_moves_the_last_success() {
         .run();
     assert_eq!(second.code, Some(3), "{}", second.all());
     let m = checked(&prom);
-    assert_eq!(m["invmon_collect_last_success_timestamp_seconds"], success, "a failed run moves no success");
+    assert_eq!(
+        m["invmon_collect_last_success_timestamp_seconds"], success,
+        "a failed run moves no success"
+    );
     assert!(m["invmon_collect_last_run_timestamp_seconds"] > success);
     assert_eq!(m["invmon_collect_success"], 0.0);
     assert_eq!(m["invmon_collect_devices{outcome=\"failed\"}"], 1.0);
@@ -86,7 +94,15 @@ fn cron_metrics_are_valid_and_only_success_moves_the_last_success() {
     let ship_prom = work.path().join("ship.prom");
     let ship = |url: &str| {
         Invmon::new(work.path())
-            .args(["ship", "--to", "sal", "--snapshots", "snapshots", "--sal-retry-delay", "0.05"])
+            .args([
+                "ship",
+                "--to",
+                "sal",
+                "--snapshots",
+                "snapshots",
+                "--sal-retry-delay",
+                "0.05",
+            ])
             .args(["--metrics-file", ship_prom.to_str().unwrap()])
             .env("SAL_URL", url)
             .env("SAL_KEY", "k")
@@ -100,10 +116,15 @@ fn cron_metrics_are_valid_and_only_success_moves_the_last_success() {
     assert_eq!(m[&to("invmon_ship_success")], 1.0);
     assert!(m[&to("invmon_ship_requests")] >= 1.0);
     assert!(m[&to("invmon_ship_snapshots")] >= 1.0);
-    collect(work.path()).args(["--snmp-timeout", "0.2", "--snmp-retries", "0"]).run();
+    collect(work.path())
+        .args(["--snmp-timeout", "0.2", "--snmp-retries", "0"])
+        .run();
     let refused = ship("http://127.0.0.1:9");
     assert_ne!(refused.code, Some(0), "{}", refused.all());
     let m = checked(&ship_prom);
-    assert_eq!(m[&to("invmon_ship_last_success_timestamp_seconds")], shipped_at);
+    assert_eq!(
+        m[&to("invmon_ship_last_success_timestamp_seconds")],
+        shipped_at
+    );
     assert_eq!(m[&to("invmon_ship_success")], 0.0);
 }

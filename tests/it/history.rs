@@ -1,0 +1,171 @@
+//! `invmon history`: a part's life read back from a store written by
+//! invmon's own snapshot writer.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use invmon::inventory::Item;
+use invmon::snapshot::checkin::{self, Collected};
+use invmon::snapshot::store::Store;
+use invmon::snapshot::{Device, Outcome, Snapshot, Status};
+
+use crate::support::Invmon;
+
+fn part(serial: &str, slot: &str) -> Item {
+    Item {
+        index: "7".into(),
+        class: "module".into(),
+        name: format!("module in {slot}"),
+        model: "SFP-10G-LR".into(),
+        serial: serial.into(),
+        path: vec!["Chassis".into(), slot.into()],
+        ..Item::default()
+    }
+}
+
+fn write(store: &Store, device: &str, at: &str, status: Status, items: &[Item]) {
+    let at: DateTime<Utc> = at.parse().unwrap();
+    let (previous, _) = store.latest_ok(device);
+    let dev = Device {
+        name: device.into(),
+        ..Device::default()
+    };
+    let checkin = checkin::build(&Collected {
+        device: &dev,
+        at,
+        status,
+        items,
+        notices: &[],
+        facts: BTreeMap::new(),
+        os_family: "Network",
+        previous: previous.as_ref(),
+    });
+    let reason = (status != Status::Ok).then(|| "no SNMP answer".to_owned());
+    let mut s = Snapshot::new(
+        at,
+        dev,
+        Outcome {
+            status,
+            reason,
+            duration_ms: 1,
+        },
+        checkin,
+    );
+    store.write(&mut s).unwrap();
+}
+
+#[test]
+fn a_parts_moves_absences_and_unknown_periods_are_told_in_order() {
+    let work = tempfile::tempdir().unwrap();
+    let store = Store::new(work.path().join("snapshots"));
+    let chassis = Item {
+        class: "chassis".into(),
+        serial: "CH1".into(),
+        model: "C9300".into(),
+        ..Item::default()
+    };
+    let optic = |slot| part("FNS123", slot);
+    write(
+        &store,
+        "core-1",
+        "2026-11-01T06:00:00Z",
+        Status::Ok,
+        &[chassis.clone(), optic("Te1/1")],
+    );
+    write(
+        &store,
+        "core-1",
+        "2026-11-02T06:00:00Z",
+        Status::Failed,
+        &[],
+    );
+    write(
+        &store,
+        "core-1",
+        "2026-11-03T06:00:00Z",
+        Status::Ok,
+        &[chassis.clone(), optic("Te1/2")],
+    );
+    write(
+        &store,
+        "core-1",
+        "2026-11-04T06:00:00Z",
+        Status::Ok,
+        std::slice::from_ref(&chassis),
+    );
+    write(
+        &store,
+        "edge-7",
+        "2026-11-05T06:00:00Z",
+        Status::Ok,
+        &[optic("Te0/9")],
+    );
+    write(
+        &store,
+        "edge-7",
+        "2026-11-06T06:00:00Z",
+        Status::Ok,
+        &[optic("Te0/9")],
+    );
+
+    let run = Invmon::new(work.path())
+        .args([
+            "history",
+            "FNS123",
+            "--snapshots",
+            "snapshots",
+            "--format",
+            "json",
+        ])
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let events: Vec<(String, String, String)> = json["parts"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["device"].as_str().unwrap().to_owned(),
+                e["position"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("first_seen", "core-1", "Chassis / Te1/1 / module in Te1/1"),
+        ("unknown", "core-1", "Chassis / Te1/1 / module in Te1/1"),
+        ("moved", "core-1", "Chassis / Te1/2 / module in Te1/2"),
+        ("absent", "core-1", "Chassis / Te1/2 / module in Te1/2"),
+        ("moved", "edge-7", "Chassis / Te0/9 / module in Te0/9"),
+        ("last_seen", "edge-7", "Chassis / Te0/9 / module in Te0/9"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(k, d, p)| (k.to_string(), d.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(events, want);
+    assert_eq!(json["snapshots"], 6);
+
+    let text = Invmon::new(work.path())
+        .args(["history", "--model", "SFP-*", "--snapshots", "snapshots"])
+        .run();
+    assert_eq!(text.code, Some(0), "{}", text.all());
+    assert!(
+        text.stdout.starts_with("FNS123 SFP-10G-LR (module)\n"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("unknown     core-1  Chassis / Te1/1 / module in Te1/1  (collection failed: no SNMP answer)"), "{}", text.stdout);
+    assert!(
+        !text.stdout.contains("CH1"),
+        "the chassis is not an SFP: {}",
+        text.stdout
+    );
+
+    let none = Invmon::new(work.path())
+        .args(["history", "NOPE", "--snapshots", "snapshots"])
+        .run();
+    assert_eq!(none.code, Some(0));
+    assert_eq!(none.stdout, "no part with serial \"NOPE\" in 6 snapshots\n");
+}
