@@ -5,6 +5,7 @@
 //! Read from the snapshots themselves, every device's in time order.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -86,8 +87,8 @@ struct Seen {
     at: DateTime<Utc>,
     status: Status,
     reason: Option<String>,
-    /// serial → (model, class, position)
-    parts: BTreeMap<String, (String, String, String)>,
+    /// serial → (model, class, position); shared by the snapshots listing the same.
+    parts: Arc<BTreeMap<String, (String, String, String)>>,
 }
 
 fn position(item: &crate::inventory::Item) -> String {
@@ -100,51 +101,168 @@ fn position(item: &crate::inventory::Item) -> String {
     names.join(" / ")
 }
 
-fn wanted(query: &Query, raw: &serde_json::value::RawValue) -> Option<crate::inventory::Item> {
-    // Most items are not asked for: a serial not in the text is not parsed.
-    if let Query::Serial(s) = query
-        && !raw.get().contains(s.as_str())
-    {
-        return None;
+/// What the index keeps of one snapshot file: enough to tell every part's
+/// life without reading the file again, and the file's size and time so
+/// that a file that changed is read again.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+struct Indexed {
+    file: String,
+    size: u64,
+    modified_ns: u128,
+    at: DateTime<Utc>,
+    status: Status,
+    reason: Option<String>,
+    /// (serial, model, class, position) of the parts with a serial;
+    /// `None`: the same as the entry before (most snapshots are).
+    parts: Option<Vec<Found>>,
+}
+
+/// (serial, model, class, position) of a part with a serial.
+type Found = (String, String, String, String);
+
+const INDEX: &str = ".index/history-1";
+
+/// A device's index: beside the store, rebuilt where missing or stale,
+/// never trusted over the snapshots (a file whose size or time differs is
+/// read again; with an allowed_signers file, every file is read and verified).
+fn device_seen(
+    store: &Store,
+    device: &str,
+    query: &Query,
+) -> Result<(Vec<Seen>, Vec<String>), StoreError> {
+    let dir = store.device_dir(device);
+    let index_path = store.root().join(INDEX).join(format!(
+        "{}.json",
+        dir.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let use_index = store.trust().is_none();
+    let old: Vec<Indexed> = use_index
+        .then(|| std::fs::read(&index_path).ok())
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    // Each entry's parts, shared with the entries before it that have the same.
+    let mut known: BTreeMap<&str, (&Indexed, Arc<Vec<Found>>)> = BTreeMap::new();
+    let mut current: Arc<Vec<Found>> = Arc::default();
+    for e in &old {
+        if let Some(p) = &e.parts {
+            current = Arc::new(p.clone());
+        }
+        known.insert(e.file.as_str(), (e, current.clone()));
     }
-    let item = side::parse(raw);
-    let hit = match query {
-        Query::Serial(s) => item.serial == *s,
-        Query::Model(p) => !item.serial.is_empty() && crate::text::glob(p, &item.model),
-    };
-    hit.then_some(item)
+    let (mut entries, mut unreadable, mut changed) = (Vec::new(), Vec::new(), false);
+    for entry in store.list(device)? {
+        let file = entry
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = std::fs::metadata(&entry.path).ok();
+        let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+        let modified_ns = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        if let Some((e, parts)) = known.get(file.as_str())
+            && e.size == size
+            && e.modified_ns == modified_ns
+        {
+            entries.push((
+                Indexed {
+                    parts: None,
+                    ..(*e).clone()
+                },
+                parts.clone(),
+            ));
+            continue;
+        }
+        changed = true;
+        match store.read_as::<Lean>(device, &entry) {
+            Ok(lean) => {
+                let s = Side::from_lean(&entry.path, lean);
+                let parts: Vec<Found> = s
+                    .items
+                    .values()
+                    .map(|raw| side::parse(raw))
+                    .filter(|i| !i.serial.is_empty())
+                    .map(|i| {
+                        let pos = position(&i);
+                        (i.serial, i.model, i.class, pos)
+                    })
+                    .collect();
+                let indexed = Indexed {
+                    file,
+                    size,
+                    modified_ns,
+                    at: s.collected_at,
+                    status: s.status,
+                    reason: s.reason,
+                    parts: None,
+                };
+                entries.push((indexed, Arc::new(parts)));
+            }
+            Err(e) => unreadable.push(e.to_string()),
+        }
+    }
+    // The query is applied once per distinct set of parts.
+    let mut asked: Option<(
+        *const Vec<Found>,
+        Arc<BTreeMap<String, (String, String, String)>>,
+    )> = None;
+    let mut seen = Vec::with_capacity(entries.len());
+    for (e, parts) in &entries {
+        if asked.as_ref().is_none_or(|(p, _)| *p != Arc::as_ptr(parts)) {
+            let hits = parts
+                .iter()
+                .filter(|(serial, model, ..)| match query {
+                    Query::Serial(s) => serial == s,
+                    Query::Model(p) => crate::text::glob(p, model),
+                })
+                .map(|(serial, model, class, pos)| {
+                    (serial.clone(), (model.clone(), class.clone(), pos.clone()))
+                })
+                .collect();
+            asked = Some((Arc::as_ptr(parts), Arc::new(hits)));
+        }
+        seen.push(Seen {
+            at: e.at,
+            status: e.status,
+            reason: e.reason.clone(),
+            parts: asked.as_ref().map(|(_, h)| h.clone()).unwrap_or_default(),
+        });
+    }
+    if use_index && (changed || entries.len() != old.len()) {
+        // Stored compactly: an entry whose parts equal the one before says so.
+        let mut stored = Vec::with_capacity(entries.len());
+        let mut previous: Option<&Vec<Found>> = None;
+        for (e, parts) in &entries {
+            let same = previous.is_some_and(|p| p == parts.as_ref());
+            stored.push(Indexed {
+                parts: (!same).then(|| parts.as_ref().clone()),
+                ..e.clone()
+            });
+            previous = Some(parts.as_ref());
+        }
+        let written = std::fs::create_dir_all(store.root().join(INDEX)).and_then(|()| {
+            let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
+            crate::atomic::write(&index_path, &bytes, crate::atomic::Mode::Replace)
+        });
+        // A store this user may only read is searched all the same.
+        if let Err(e) = written {
+            tracing::debug!("History index {} not written: {e}.", index_path.display());
+        }
+    }
+    Ok((seen, unreadable))
 }
 
 /// Reads every device's snapshots (on all cores) and follows the parts asked for.
 pub fn history(store: &Store, query: &Query) -> Result<History, StoreError> {
     let devices = store.devices()?;
     let read = crate::pool::map(&devices, crate::pool::cpus(), |device| {
-        let mut seen = Vec::new();
-        let mut unreadable = Vec::new();
-        for entry in store.list(device)? {
-            match store.read_as::<Lean>(device, &entry) {
-                Ok(lean) => {
-                    let s = Side::from_lean(&entry.path, lean);
-                    let parts = s
-                        .items
-                        .values()
-                        .filter_map(|raw| wanted(query, raw))
-                        .map(|i| {
-                            let pos = position(&i);
-                            (i.serial, (i.model, i.class, pos))
-                        })
-                        .collect();
-                    seen.push(Seen {
-                        at: s.collected_at,
-                        status: s.status,
-                        reason: s.reason,
-                        parts,
-                    });
-                }
-                Err(e) => unreadable.push(e.to_string()),
-            }
-        }
-        Ok::<_, StoreError>((device.clone(), seen, unreadable))
+        device_seen(store, device, query)
+            .map(|(seen, unreadable)| (device.clone(), seen, unreadable))
     });
     let mut history = History::default();
     // serial → (model, class, per-device events)
@@ -181,6 +299,8 @@ fn device_events(
         Unknown(String),
     }
     let mut state: BTreeMap<&str, State> = BTreeMap::new();
+    // Each part's last sighting here; the merge keeps only the last of all.
+    let mut last: BTreeMap<&str, (DateTime<Utc>, &str)> = BTreeMap::new();
     let event = |at, kind, position: &str, note: Option<String>| Event {
         at,
         kind,
@@ -189,7 +309,7 @@ fn device_events(
         note,
     };
     for s in seen {
-        for (serial, (model, class, pos)) in &s.parts {
+        for (serial, (model, class, pos)) in s.parts.iter() {
             let entry = by_serial
                 .entry(serial.clone())
                 .or_insert_with(|| (model.clone(), class.clone(), Vec::new()));
@@ -205,8 +325,7 @@ fn device_events(
             if let Some(kind) = kind {
                 entry.2.push(event(s.at, kind, pos, None));
             }
-            // The last sighting so far; the merge keeps only each part's last.
-            entry.2.push(event(s.at, Kind::LastSeen, pos, None));
+            last.insert(serial.as_str(), (s.at, pos.as_str()));
             state.insert(serial, State::Here(pos.clone()));
         }
         for (serial, st) in state.iter_mut() {
@@ -236,6 +355,11 @@ fn device_events(
                 e.2.push(event(s.at, kind, &pos, note));
             }
             *st = next;
+        }
+    }
+    for (serial, (at, pos)) in last {
+        if let Some(e) = by_serial.get_mut(serial) {
+            e.2.push(event(at, Kind::LastSeen, pos, None));
         }
     }
 }
@@ -319,10 +443,12 @@ mod tests {
             at: at.parse().unwrap(),
             status,
             reason: None,
-            parts: parts
-                .iter()
-                .map(|(s, p)| (s.to_string(), ("M".into(), "module".into(), p.to_string())))
-                .collect(),
+            parts: Arc::new(
+                parts
+                    .iter()
+                    .map(|(s, p)| (s.to_string(), ("M".into(), "module".into(), p.to_string())))
+                    .collect(),
+            ),
         }
     }
 

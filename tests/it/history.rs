@@ -147,6 +147,47 @@ fn a_parts_moves_absences_and_unknown_periods_are_told_in_order() {
     assert_eq!(events, want);
     assert_eq!(json["snapshots"], 6);
 
+    // The index beside the store is rebuilt when it is unreadable and
+    // follows snapshots added since it was written.
+    let index = work.path().join("snapshots/.index/history-1");
+    let files: Vec<_> = std::fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 2, "one index per device: {files:?}");
+    std::fs::write(&files[0], "not an index").unwrap();
+    write(&store, "edge-7", "2026-11-07T06:00:00Z", Status::Ok, &[]);
+    let again = Invmon::new(work.path())
+        .args([
+            "history",
+            "FNS123",
+            "--snapshots",
+            "snapshots",
+            "--format",
+            "json",
+        ])
+        .run();
+    let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let kinds: Vec<&str> = json["parts"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "first_seen",
+            "unknown",
+            "moved",
+            "absent",
+            "moved",
+            "last_seen",
+            "absent"
+        ]
+    );
+    assert_eq!(json["snapshots"], 7);
+
     let text = Invmon::new(work.path())
         .args(["history", "--model", "SFP-*", "--snapshots", "snapshots"])
         .run();
@@ -167,5 +208,5 @@ fn a_parts_moves_absences_and_unknown_periods_are_told_in_order() {
         .args(["history", "NOPE", "--snapshots", "snapshots"])
         .run();
     assert_eq!(none.code, Some(0));
-    assert_eq!(none.stdout, "no part with serial \"NOPE\" in 6 snapshots\n");
+    assert_eq!(none.stdout, "no part with serial \"NOPE\" in 7 snapshots\n");
 }
