@@ -87,9 +87,12 @@ struct Seen {
     at: DateTime<Utc>,
     status: Status,
     reason: Option<String>,
-    /// serial → (model, class, position); shared by the snapshots listing the same.
-    parts: Arc<BTreeMap<String, (String, String, String)>>,
+    /// Shared by the snapshots listing the same.
+    parts: Arc<Hits>,
 }
+
+/// serial → (model, class, position) of the parts a query asks for.
+type Hits = BTreeMap<String, (String, String, String)>;
 
 fn position(item: &crate::inventory::Item) -> String {
     let mut names: Vec<&str> = item.path.iter().map(String::as_str).collect();
@@ -207,10 +210,7 @@ fn device_seen(
         }
     }
     // The query is applied once per distinct set of parts.
-    let mut asked: Option<(
-        *const Vec<Found>,
-        Arc<BTreeMap<String, (String, String, String)>>,
-    )> = None;
+    let mut asked: Option<(*const Vec<Found>, Arc<Hits>)> = None;
     let mut seen = Vec::with_capacity(entries.len());
     for (e, parts) in &entries {
         if asked.as_ref().is_none_or(|(p, _)| *p != Arc::as_ptr(parts)) {
