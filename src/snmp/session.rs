@@ -161,6 +161,18 @@ impl Snmp2Session {
                 Some(rto) if attempts == 0 => rto,
                 _ => self.timeout,
             };
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let what = match op {
+                    Op::Get(oids) => format!(
+                        "GET of {} OIDs from {}",
+                        oids.len(),
+                        oids.first().map(ToString::to_string).unwrap_or_default()
+                    ),
+                    Op::GetNext(oid) => format!("GETNEXT {oid}"),
+                    Op::GetBulk(oid, max) => format!("GETBULK {oid} x{max}"),
+                };
+                tracing::debug!(agent = %self.addr, attempt = attempts + 1, wait_ms = wait.as_millis() as u64, "SNMP {what}.");
+            }
             let session = self.inner.as_mut().expect("connected above");
             self.stats.requests += 1;
             let sent = std::time::Instant::now();

@@ -255,4 +255,14 @@ fn cron_runs_leave_their_summary_and_version_fallbacks_in_all_log() {
             && log.contains("SNMPv3 as user \"nobody\""),
         "the fallback is a warning: {log}"
     );
+    assert!(!log.contains("SNMP GETBULK"), "requests only at DEBUG");
+    let debug = collect(work.path())
+        .args(["--log-level", "DEBUG", "--log-dir", "logs"])
+        .run();
+    assert_eq!(debug.code, Some(0), "{}", debug.all());
+    let log = std::fs::read_to_string(work.path().join("logs/all.log")).unwrap();
+    assert!(
+        log.contains("SNMP GETBULK 1.3.6.1.2.1.47.1.1.1.1 x25"),
+        "DEBUG shows each request: {log}"
+    );
 }
