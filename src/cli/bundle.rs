@@ -46,6 +46,9 @@ pub enum BundleCommand {
     },
 }
 
+/// One series for both actions, told apart by their label.
+const SNAPSHOTS_HELP: &str = "Snapshots the last bundle run carried (create) or wrote (import).";
+
 pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outcome> {
     context.start_logging(true)?;
     match command {
@@ -99,7 +102,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             );
             m.gauge(
                 "invmon_bundle_snapshots",
-                "Snapshots the last bundle run carried (create) or wrote (import).",
+                SNAPSHOTS_HELP,
                 &[("action", "create")],
                 count as f64,
             )
@@ -198,7 +201,7 @@ pub fn run(command: BundleCommand, context: &Context<'_>) -> anyhow::Result<Outc
             );
             m.gauge(
                 "invmon_bundle_snapshots",
-                "Snapshots the last bundle run carried (create) or wrote (import).",
+                SNAPSHOTS_HELP,
                 import,
                 written as f64,
             )

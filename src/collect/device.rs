@@ -44,6 +44,10 @@ pub struct DeviceRun {
     /// Whether timeouts were a large part of the conversation, or ended it:
     /// what a congested path or an overloaded collector does to devices.
     pub congested: bool,
+    /// What the conversation cost (also in `facts`, as text).
+    pub stats: SessionStats,
+    /// Walked with GETNEXT: the agent broke on GETBULK.
+    pub getnext: bool,
 }
 
 const SYSTEM: [(&str, &str); 4] = [
@@ -67,6 +71,8 @@ impl DeviceRun {
             duration: started.elapsed(),
             no_tables: false,
             congested: false,
+            stats: SessionStats::default(),
+            getnext: false,
         }
     }
 }
@@ -196,6 +202,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         let mut run = DeviceRun::failed(reason, notices, started);
         run.congested = all_timeouts && !failures.is_empty();
         stat_facts(&mut run.facts, &spent);
+        run.stats = spent;
         return run;
     };
 
@@ -314,5 +321,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         duration: started.elapsed(),
         no_tables: parsed.no_tables,
         congested: walk_timed_out || (stats.timeouts > 0 && 4 * stats.timeouts >= stats.requests),
+        stats,
+        getnext: walker.fallback.is_some(),
     }
 }

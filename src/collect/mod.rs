@@ -53,30 +53,9 @@ pub struct DeviceResult {
     pub duration: Duration,
     pub reason: Option<String>,
     pub snapshot: Option<PathBuf>,
-    pub snmp: SnmpCounts,
-}
-
-/// What one device's conversation cost, from its walk statistics.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SnmpCounts {
-    pub requests: u64,
-    pub timeouts: u64,
-    /// Requests sent again (after a timeout or a stale answer).
-    pub retries: u64,
+    pub snmp: crate::snmp::SessionStats,
     /// Walked with GETNEXT: the agent broke on GETBULK.
     pub getnext: bool,
-}
-
-impl SnmpCounts {
-    fn of(facts: &std::collections::BTreeMap<String, String>) -> SnmpCounts {
-        let n = |k: &str| facts.get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-        SnmpCounts {
-            requests: n("walk_requests"),
-            timeouts: n("walk_timeouts"),
-            retries: n("walk_reconnects"),
-            getnext: facts.get("walk_mode").is_some_and(|m| m == "getnext"),
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -95,7 +74,8 @@ impl DeviceResult {
             duration: Duration::ZERO,
             reason: Some(format!("internal error while saving: {why}")),
             snapshot: None,
-            snmp: SnmpCounts::default(),
+            snmp: crate::snmp::SessionStats::default(),
+            getnext: false,
         }
     }
 }
@@ -148,7 +128,7 @@ impl Summary {
             "invmon_collect_snmp_retries",
             "SNMP requests sent again after a timeout or a stale answer.",
             &[],
-            sum(|d| d.snmp.retries),
+            sum(|d| d.snmp.reconnects),
         )
         .gauge(
             "invmon_collect_snmp_timeouts",
@@ -160,7 +140,7 @@ impl Summary {
             "invmon_collect_snmp_getnext_fallbacks",
             "Devices walked with GETNEXT because they broke on GETBULK.",
             &[],
-            sum(|d| u64::from(d.snmp.getnext)),
+            sum(|d| u64::from(d.getnext)),
         );
         for d in &self.devices {
             let ok = d.status == Status::Ok && d.snapshot.is_some();
@@ -411,7 +391,8 @@ fn save(
         duration: run.duration,
         reason: run.reason.clone(),
         snapshot: None,
-        snmp: SnmpCounts::of(&run.facts),
+        snmp: run.stats,
+        getnext: run.getnext,
     };
     let raw = ((options.raw || options.debug_dump.is_some()) && !run.walk.is_empty()).then(|| {
         let mut text = Vec::new();

@@ -54,6 +54,22 @@ fn write(store: &Store, device: &str, at: &str, status: Status, items: &[Item]) 
     store.write(&mut s).unwrap();
 }
 
+/// `invmon history FNS123 --format json` of the store in `dir`.
+fn history_json(dir: &std::path::Path) -> serde_json::Value {
+    let run = Invmon::new(dir)
+        .args([
+            "history",
+            "FNS123",
+            "--snapshots",
+            "snapshots",
+            "--format",
+            "json",
+        ])
+        .run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
 #[test]
 fn a_parts_moves_absences_and_unknown_periods_are_told_in_order() {
     let work = tempfile::tempdir().unwrap();
@@ -108,18 +124,7 @@ fn a_parts_moves_absences_and_unknown_periods_are_told_in_order() {
         &[optic("Te0/9")],
     );
 
-    let run = Invmon::new(work.path())
-        .args([
-            "history",
-            "FNS123",
-            "--snapshots",
-            "snapshots",
-            "--format",
-            "json",
-        ])
-        .run();
-    assert_eq!(run.code, Some(0), "{}", run.all());
-    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let json = history_json(work.path());
     let events: Vec<(String, String, String)> = json["parts"][0]["events"]
         .as_array()
         .unwrap()
@@ -157,17 +162,7 @@ fn a_parts_moves_absences_and_unknown_periods_are_told_in_order() {
     assert_eq!(files.len(), 2, "one index per device: {files:?}");
     std::fs::write(&files[0], "not an index").unwrap();
     write(&store, "edge-7", "2026-11-07T06:00:00Z", Status::Ok, &[]);
-    let again = Invmon::new(work.path())
-        .args([
-            "history",
-            "FNS123",
-            "--snapshots",
-            "snapshots",
-            "--format",
-            "json",
-        ])
-        .run();
-    let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    let json = history_json(work.path());
     let kinds: Vec<&str> = json["parts"][0]["events"]
         .as_array()
         .unwrap()
