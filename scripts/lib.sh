@@ -25,7 +25,9 @@ build_invmon() {
     local profile="${PROFILE:-debug}" flag=()
     [ "$profile" = release ] && flag=(--release)
     command -v cargo >/dev/null || { say "cargo not found: install Rust (rustup) first"; exit 1; }
-    cargo build --locked --quiet "${flag[@]}" --bin invmon >&2
+    # cargo's own progress (a first build compiles about 300 crates, a few minutes on 2 cores).
+    say "building invmon ($profile): cargo build --bin invmon"
+    cargo build --locked "${flag[@]}" --bin invmon >&2
     echo "$PWD/target/$profile/invmon"
 }
 

@@ -22,6 +22,7 @@ mod pool;
 pub mod progress;
 pub mod provenance;
 pub mod replay;
+pub mod report;
 pub mod sal;
 pub mod ship;
 pub mod snapshot;

@@ -22,6 +22,20 @@ pub struct DiffArgs {
     /// Every device in the store, each as of --from and as of --to
     #[arg(long)]
     all: bool,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    #[command(flatten)]
+    store: super::StoreArg,
+    #[command(flatten)]
+    trust: super::TrustArg,
+}
+
+/// The two ends of a comparison, as `diff` and `report` take them.
+#[derive(Args)]
+pub struct WindowArgs {
     /// Older side: latest, latest~N, a timestamp or its prefix, an RFC 3339 time, a date, or a file [default: latest~1]
     #[arg(long, value_name = "SEL")]
     from: Option<Written>,
@@ -31,13 +45,24 @@ pub struct DiffArgs {
     /// Compare with the newest complete snapshot instead of a failed or partial one
     #[arg(long)]
     skip_failed: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value = "text")]
-    format: Format,
-    #[command(flatten)]
-    store: super::StoreArg,
-    #[command(flatten)]
-    trust: super::TrustArg,
+}
+
+impl WindowArgs {
+    pub fn window(&self) -> Window {
+        let side = |w: &Option<Written>, default: Selector, text: &str| match w {
+            Some(w) => (w.selector.clone(), w.text.clone()),
+            None => (default, text.to_owned()),
+        };
+        let (from, from_label) = side(&self.from, Selector::Latest(1), "latest~1");
+        let (to, to_label) = side(&self.to, Selector::Latest(0), "latest");
+        Window {
+            from,
+            to,
+            skip_failed: self.skip_failed,
+            from_label,
+            to_label,
+        }
+    }
 }
 
 /// A selector and how it was written, for the report's header.
@@ -80,28 +105,12 @@ impl DiffArgs {
             (false, _) => Err(usage("give a device name, two snapshot files, or --all")),
         }
     }
-
-    fn window(&self) -> Window {
-        let side = |w: &Option<Written>, default: Selector, text: &str| match w {
-            Some(w) => (w.selector.clone(), w.text.clone()),
-            None => (default, text.to_owned()),
-        };
-        let (from, from_label) = side(&self.from, Selector::Latest(1), "latest~1");
-        let (to, to_label) = side(&self.to, Selector::Latest(0), "latest");
-        Window {
-            from,
-            to,
-            skip_failed: self.skip_failed,
-            from_label,
-            to_label,
-        }
-    }
 }
 
 pub fn run(args: DiffArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     context.start_logging(false)?;
     let request = args.request()?;
-    let window = args.window();
+    let window = args.window.window();
     let store = args.trust.store(&args.store.dir)?;
     let report = match request {
         Request::All => select::all(&store, &window)?,

@@ -15,6 +15,7 @@ mod history;
 pub(crate) mod output;
 mod progress;
 mod replay;
+mod report;
 mod ship;
 mod snapshots;
 mod targets;
@@ -233,6 +234,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// The life of a part across the store: first seen, moves, absences, last seen
     History(history::HistoryArgs),
+    /// An audit report of a window: changes, inventory, serial quality, as HTML or CSV
+    Report(report::ReportArgs),
     /// List, show or prune stored snapshots
     #[command(subcommand)]
     Snapshots(snapshots::SnapshotsCommand),
@@ -412,6 +415,7 @@ pub fn main() -> ExitCode {
         Command::Collect(args) => collect::run(*args, &context),
         Command::Diff(args) => diff::run(args, &context),
         Command::History(args) => history::run(args, &context),
+        Command::Report(args) => report::run(args, &context),
         Command::Snapshots(command) => snapshots::run(command, &context),
         Command::Replay(args) => replay::run(args, &context),
         Command::Targets(args) => targets::run(args, &context),

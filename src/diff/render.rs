@@ -88,7 +88,8 @@ fn when(side: &Option<super::SnapshotRef>) -> String {
     }
 }
 
-fn event_text(e: &DeviceEvent) -> String {
+/// One line about a device event, as every format tells it.
+pub(crate) fn event_text(e: &DeviceEvent) -> String {
     match e {
         DeviceEvent::New => "new device".into(),
         DeviceEvent::Missing { last_seen } => {
@@ -138,7 +139,7 @@ fn elsewhere(list: &[Sighting]) -> String {
     format!("  (serial on several devices: also {})", parts.join("; "))
 }
 
-fn stats_line(s: &Stats) -> String {
+pub(crate) fn stats_line(s: &Stats) -> String {
     let several = match s.on_several_devices {
         0 => String::new(),
         1 => "; 1 serial on several devices".to_owned(),
@@ -160,8 +161,8 @@ fn stats_line(s: &Stats) -> String {
     )
 }
 
-/// The marker and one-line description of a change.
-fn line(c: &Change) -> (char, String) {
+/// The marker and one-line description of a change, as every format tells it.
+pub(crate) fn line(c: &Change) -> (char, String) {
     match c {
         Change::Added {
             key,

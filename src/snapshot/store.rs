@@ -256,9 +256,12 @@ pub struct Store {
 }
 
 impl Store {
+    /// A store at `root`, made absolute: every message names its files
+    /// whatever directory a cron job ran in.
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
         Self {
-            root: root.into(),
+            root: std::path::absolute(&root).unwrap_or(root),
             signer: None,
             trust: None,
         }

@@ -175,15 +175,18 @@ fn scenario(dir: &Path) {
     write(&store, "r4", T3, Status::Ok, &r4, &[]);
 }
 
-fn golden(name: &str, run: &Run) {
+/// Compares `run`'s output with the golden file `name`, with the work
+/// directory `dir` (paths are shown absolute) taken out.
+fn golden(name: &str, dir: &Path, run: &Run) {
     let path = fixtures().join("diff").join(name);
+    let stdout = run.stdout.replace(&format!("{}/", dir.display()), "");
     if std::env::var_os("INVMON_BLESS").is_some() {
-        std::fs::write(&path, &run.stdout).unwrap();
+        std::fs::write(&path, &stdout).unwrap();
         return;
     }
     let expected = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (INVMON_BLESS=1 creates it)", path.display()));
-    pretty_assertions::assert_eq!(expected, run.stdout, "{name}");
+    pretty_assertions::assert_eq!(expected, stdout, "{name}");
 }
 
 fn diff_cmd(dir: &Path, args: &[&str]) -> Run {
@@ -212,7 +215,7 @@ fn whole_store_between_two_days() {
             ],
         );
         assert_eq!(run.code, Some(1), "{}", run.all());
-        golden(file, &run);
+        golden(file, work.path(), &run);
     }
     let json: serde_json::Value = serde_json::from_str(
         &diff_cmd(
@@ -252,7 +255,7 @@ fn failed_collection_in_between_is_never_removal() {
     // T3 (ok) against T2 (failed): nothing added, only unknown.
     let run = diff_cmd(work.path(), &["r4"]);
     assert_eq!(run.code, Some(1), "{}", run.all());
-    golden("r4-after-failure.txt", &run);
+    golden("r4-after-failure.txt", work.path(), &run);
     assert!(
         !run.stdout.contains("\n  + ") && !run.stdout.contains("\n  - "),
         "{}",
@@ -271,7 +274,7 @@ fn failed_collection_in_between_is_never_removal() {
     // --skip-failed compares with the last complete snapshot: no difference.
     let run = diff_cmd(work.path(), &["r4", "--skip-failed"]);
     assert_eq!(run.code, Some(0), "{}", run.all());
-    golden("r4-skip-failed.txt", &run);
+    golden("r4-skip-failed.txt", work.path(), &run);
 }
 
 #[test]
@@ -366,8 +369,10 @@ fn prune_keeps_what_it_must() {
     assert_eq!(run.code, Some(0), "{}", run.all());
     // r4's latest is complete; its older complete and failed ones go; r1 keeps only T2.
     assert!(
-        run.stdout
-            .contains("would delete snapshots/r1/2026-11-01T06-00-00.000Z.json.zst"),
+        run.stdout.contains(&format!(
+            "would delete {}/snapshots/r1/2026-11-01T06-00-00.000Z.json.zst",
+            work.path().display()
+        )),
         "{}",
         run.stdout
     );

@@ -360,7 +360,10 @@ fn unwritable_store_is_refused_before_walking() {
         .run();
     assert_eq!(run.code, Some(1), "{}", run.all());
     assert!(
-        run.stderr.contains("snapshot store not-a-dir/store"),
+        run.stderr.contains(&format!(
+            "snapshot store {}/not-a-dir/store",
+            work.path().display()
+        )),
         "{}",
         run.stderr
     );

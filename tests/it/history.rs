@@ -1,15 +1,11 @@
 //! `invmon history`: a part's life read back from a store written by
 //! invmon's own snapshot writer.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
 use invmon::inventory::Item;
-use invmon::snapshot::checkin::{self, Collected};
+use invmon::snapshot::Status;
 use invmon::snapshot::store::Store;
-use invmon::snapshot::{Device, Outcome, Snapshot, Status};
 
-use crate::support::Invmon;
+use crate::support::{Invmon, write_snapshot as write};
 
 fn part(serial: &str, slot: &str) -> Item {
     Item {
@@ -21,37 +17,6 @@ fn part(serial: &str, slot: &str) -> Item {
         path: vec!["Chassis".into(), slot.into()],
         ..Item::default()
     }
-}
-
-fn write(store: &Store, device: &str, at: &str, status: Status, items: &[Item]) {
-    let at: DateTime<Utc> = at.parse().unwrap();
-    let (previous, _) = store.latest_ok(device);
-    let dev = Device {
-        name: device.into(),
-        ..Device::default()
-    };
-    let checkin = checkin::build(&Collected {
-        device: &dev,
-        at,
-        status,
-        items,
-        notices: &[],
-        facts: BTreeMap::new(),
-        os_family: "Network",
-        previous: previous.as_ref(),
-    });
-    let reason = (status != Status::Ok).then(|| "no SNMP answer".to_owned());
-    let mut s = Snapshot::new(
-        at,
-        dev,
-        Outcome {
-            status,
-            reason,
-            duration_ms: 1,
-        },
-        checkin,
-    );
-    store.write(&mut s).unwrap();
 }
 
 /// `invmon history FNS123 --format json` of the store in `dir`.

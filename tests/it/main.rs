@@ -11,6 +11,7 @@ mod netbox;
 mod plan;
 mod provenance;
 mod record;
+mod report;
 mod sal;
 mod secrets;
 mod snmpsim;

@@ -314,3 +314,41 @@ pub fn sorted(mut items: Vec<invmon::inventory::Item>) -> Vec<invmon::inventory:
     items.sort_by(|a, b| a.index.cmp(&b.index));
     items
 }
+
+/// Writes a snapshot of `items` with invmon's own writer, as collect would.
+pub fn write_snapshot(
+    store: &Store,
+    device: &str,
+    at: &str,
+    status: invmon::snapshot::Status,
+    items: &[invmon::inventory::Item],
+) {
+    let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+    let (previous, _) = store.latest_ok(device);
+    let dev = invmon::snapshot::Device {
+        name: device.into(),
+        ..invmon::snapshot::Device::default()
+    };
+    let checkin = invmon::snapshot::checkin::build(&invmon::snapshot::checkin::Collected {
+        device: &dev,
+        at,
+        status,
+        items,
+        notices: &[],
+        facts: [("vendor_parser".to_owned(), "cisco".to_owned())].into(),
+        os_family: "Network",
+        previous: previous.as_ref(),
+    });
+    let reason = (status != invmon::snapshot::Status::Ok).then(|| "no SNMP answer".to_owned());
+    let mut s = Snapshot::new(
+        at,
+        dev,
+        invmon::snapshot::Outcome {
+            status,
+            reason,
+            duration_ms: 1,
+        },
+        checkin,
+    );
+    store.write(&mut s).unwrap();
+}

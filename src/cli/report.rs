@@ -1,0 +1,74 @@
+//! `invmon report`: the audit report of a window, as an HTML page and/or
+//! the inventory as CSV.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::output::outln;
+use super::{Context, Outcome};
+use crate::report;
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["html", "csv"]))]
+pub struct ReportArgs {
+    #[command(flatten)]
+    window: super::diff::WindowArgs,
+    /// Write the report as one self-contained HTML page (no external assets)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Write the inventory as of --to as CSV, one row per present item
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    #[command(flatten)]
+    store: super::StoreArg,
+    #[command(flatten)]
+    trust: super::TrustArg,
+}
+
+fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::atomic::write(path, bytes, crate::atomic::Mode::Replace)
+        .with_context(|| format!("writing {}", crate::text::shown_path(path)))
+}
+
+pub fn run(args: ReportArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
+    context.start_logging(false)?;
+    let store = args.trust.store(&args.store.dir)?;
+    let audit = report::audit(&store, &args.window.window())?;
+    let what = format!(
+        "{} devices, {} items, {} changes",
+        audit.diff.stats.devices,
+        audit.rows.len(),
+        audit
+            .diff
+            .devices
+            .iter()
+            .map(|d| d.changes.len())
+            .sum::<usize>()
+    );
+    if let Some(path) = &args.html {
+        write(path, report::html::render(&audit).as_bytes())?;
+        outln!(
+            "report written to {} ({what})",
+            crate::text::shown_path(path)
+        );
+    }
+    if let Some(path) = &args.csv {
+        let bytes = report::csv::render(&audit).context("rendering the inventory as CSV")?;
+        write(path, &bytes)?;
+        outln!(
+            "inventory written to {} ({} items)",
+            crate::text::shown_path(path),
+            audit.rows.len()
+        );
+    }
+    for e in &audit.diff.errors {
+        tracing::error!("Not read: {e}.");
+    }
+    Ok(if audit.has_errors() {
+        Outcome::Incomplete
+    } else {
+        Outcome::Done
+    })
+}
