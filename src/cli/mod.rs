@@ -12,6 +12,7 @@ mod bundle;
 mod collect;
 mod diff;
 mod history;
+mod manual;
 pub(crate) mod output;
 mod progress;
 mod replay;
@@ -37,6 +38,9 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INCOMPLETE: u8 = 3;
 pub const EXIT_BUSY: u8 = 4;
 
+/// The heading of the options every command takes.
+const GLOBAL: &str = "Global options";
+
 #[derive(Parser)]
 #[command(
     name = "invmon",
@@ -45,7 +49,13 @@ pub const EXIT_BUSY: u8 = 4;
 )]
 pub struct Cli {
     /// Env file with settings (variables already in the environment win)
-    #[arg(long, global = true, value_name = "FILE", default_value = ".env")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = config::paths::ENV_FILE,
+        help_heading = GLOBAL
+    )]
     pub env_file: PathBuf,
 
     /// DEBUG, INFO, WARNING, ERROR or CRITICAL
@@ -56,7 +66,8 @@ pub struct Cli {
         hide_env_values = true,
         value_name = "LEVEL",
         default_value = "INFO",
-        value_parser = config::log_level
+        value_parser = config::log_level,
+        help_heading = GLOBAL
     )]
     pub log_level: LevelFilter,
 
@@ -67,7 +78,8 @@ pub struct Cli {
         env = "INVMON_LOG_DIR",
         hide_env_values = true,
         value_name = "DIR",
-        default_value = "logs"
+        default_value = config::paths::LOGS,
+        help_heading = GLOBAL
     )]
     pub log_dir: PathBuf,
 
@@ -84,7 +96,7 @@ pub struct StoreArg {
         env = "INVMON_SNAPSHOTS",
         hide_env_values = true,
         value_name = "DIR",
-        default_value = "snapshots"
+        default_value = config::paths::SNAPSHOTS
     )]
     pub dir: PathBuf,
 }
@@ -99,7 +111,7 @@ pub struct StateArg {
         env = "INVMON_STATE_DIR",
         hide_env_values = true,
         value_name = "DIR",
-        default_value = "state"
+        default_value = config::paths::STATE
     )]
     pub state_dir: PathBuf,
     /// Seconds to wait for another run holding the same lock to finish
@@ -248,6 +260,10 @@ pub enum Command {
     Bundle(bundle::BundleCommand),
     /// Serve .snmprec recordings as an SNMP agent (v1/v2c community or v3 context = file stem)
     Replay(replay::ReplayArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    Completions(manual::CompletionsArgs),
+    /// Write the man pages into a directory
+    Manpages(manual::ManpagesArgs),
 }
 
 /// How a command ended; later variants are worse.
@@ -385,7 +401,9 @@ fn error_code(e: &anyhow::Error, diff: bool) -> u8 {
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let explicit = env_file_arg(&args);
-    let env_path = explicit.clone().unwrap_or_else(|| PathBuf::from(".env"));
+    let env_path = explicit
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::paths::ENV_FILE));
     let assignments = match env_file::load(&env_path, explicit.is_some()) {
         Ok(a) => a,
         Err(e) => {
@@ -421,6 +439,8 @@ pub fn main() -> ExitCode {
         Command::Targets(args) => targets::run(args, &context),
         Command::Ship(args) => ship::run(*args, &context),
         Command::Bundle(command) => bundle::run(command, &context),
+        Command::Completions(args) => manual::completions(args),
+        Command::Manpages(args) => manual::manpages(args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

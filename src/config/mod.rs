@@ -6,6 +6,7 @@
 
 pub mod credentials;
 pub mod env_file;
+pub mod paths;
 pub mod targets;
 
 use std::time::Duration;

@@ -154,3 +154,60 @@ fn seed_names_are_accepted() {
     }
     assert!(run.stdout.contains("-d, --device"));
 }
+
+/// The names an env sample sets or shows commented out.
+fn sample_names(file: &str) -> std::collections::BTreeSet<String> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .unwrap();
+    text.lines()
+        .map(|l| l.trim_start_matches('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(name, _)| name.to_owned())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect()
+}
+
+/// Every setting read from the environment, across all commands.
+fn settings(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+    for arg in cmd.get_arguments() {
+        if let Some(env) = arg.get_env() {
+            out.insert(env.to_string_lossy().into_owned());
+        }
+    }
+    cmd.get_subcommands().for_each(|c| settings(c, out));
+}
+
+#[test]
+fn the_two_host_profiles_name_every_setting_and_keep_each_hosts_secrets_apart() {
+    use clap::CommandFactory;
+    let collector = sample_names("collector.env.sample");
+    let dmz = sample_names("dmz.env.sample");
+    let mut all = std::collections::BTreeSet::new();
+    settings(&invmon::cli::Cli::command(), &mut all);
+    let named: std::collections::BTreeSet<String> = collector.union(&dmz).cloned().collect();
+    let missing: Vec<&String> = all.difference(&named).collect();
+    assert!(
+        missing.is_empty(),
+        "settings in neither sample: {missing:?}"
+    );
+    let unknown: Vec<&String> = named
+        .iter()
+        .filter(|n| !all.contains(*n) && !n.contains("__"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "samples name settings invmon does not read: {unknown:?}"
+    );
+    // The collector holds SNMP secrets only; the DMZ host NetBox's and Sal's only.
+    assert!(
+        collector
+            .iter()
+            .all(|n| !n.starts_with("NETBOX_") && !n.starts_with("SAL_")),
+        "{collector:?}"
+    );
+    assert!(
+        dmz.iter()
+            .all(|n| !n.starts_with("SNMP_") && n != "INVMON_SIGNING_KEY"),
+        "{dmz:?}"
+    );
+}
