@@ -19,6 +19,9 @@ pub struct DiffArgs {
     /// A device name, or two snapshot files to compare
     #[arg(value_name = "DEVICE | FILE FILE", num_args = 0..=2)]
     what: Vec<String>,
+    /// The device to compare (as the other commands name one; same as DEVICE)
+    #[arg(short = 'd', long, value_name = "NAME", conflicts_with_all = ["what", "all"])]
+    device: Option<String>,
     /// Every device in the store, each as of --from and as of --to
     #[arg(long)]
     all: bool,
@@ -92,6 +95,9 @@ enum Request {
 impl DiffArgs {
     fn request(&self) -> Result<Request, ConfigError> {
         let usage = |why: &str| ConfigError::Unusable(why.to_owned());
+        if let Some(device) = &self.device {
+            return Ok(Request::Device(device.clone()));
+        }
         match (self.all, self.what.as_slice()) {
             (true, []) => Ok(Request::All),
             (true, _) => Err(usage(

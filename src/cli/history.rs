@@ -52,7 +52,10 @@ pub fn run(args: HistoryArgs, context: &Context<'_>) -> anyhow::Result<Outcome> 
                 Query::Serial(s) => format!("serial {}", crate::text::quoted(s)),
                 Query::Model(m) => format!("model {}", crate::text::quoted(m)),
             };
-            outln!("no part with {what} in {} snapshots", found.snapshots);
+            outln!(
+                "no part with {what} in {}",
+                crate::text::plural(found.snapshots, "snapshot", "snapshots")
+            );
         }
         HistoryFormat::Text => outln!("{}", found.render_text().trim_end()),
     }

@@ -363,6 +363,21 @@ fn unknown_names(file: &Path, assignments: &[env_file::Assignment]) -> Vec<Strin
 
 /// A clap error, with a refused value named by its setting and flag.
 fn usage_error(e: clap::Error) -> ExitCode {
+    if e.kind() == ErrorKind::UnknownArgument
+        && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+    {
+        // The seed took every flag in one command; here a flag lives with its stage.
+        let long = arg.trim_start_matches('-').split('=').next().unwrap_or("");
+        let owners = commands_with(&Cli::command(), long, "invmon");
+        if !owners.is_empty() {
+            let _ = e.print();
+            eprintln!(
+                "\nnote: --{long} belongs to {} (docs/seed-migration.md)",
+                owners.join(", ")
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
     if e.kind() != ErrorKind::ValueValidation {
         e.exit()
     }
@@ -378,6 +393,22 @@ fn usage_error(e: clap::Error) -> ExitCode {
     let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
     eprintln!("invmon: {setting}: {why}");
     ExitCode::from(EXIT_USAGE)
+}
+
+/// The commands (`invmon targets`, …) that take `--long`.
+fn commands_with(command: &clap::Command, long: &str, path: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for sub in command.get_subcommands() {
+        let path = format!("{path} {}", sub.get_name());
+        if sub
+            .get_arguments()
+            .any(|a| !a.is_global_set() && a.get_long() == Some(long))
+        {
+            found.push(format!("`{path}`"));
+        }
+        found.extend(commands_with(sub, long, &path));
+    }
+    found
 }
 
 fn find_env(command: &clap::Command, long: &str) -> Option<String> {

@@ -9,6 +9,7 @@ use clap::Args;
 use super::output::outln;
 use super::{Context, Outcome};
 use crate::report;
+use crate::text::{plural, shown_path};
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["html", "csv"]))]
@@ -29,39 +30,28 @@ pub struct ReportArgs {
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     crate::atomic::write(path, bytes, crate::atomic::Mode::Replace)
-        .with_context(|| format!("writing {}", crate::text::shown_path(path)))
+        .with_context(|| format!("writing {}", shown_path(path)))
 }
 
 pub fn run(args: ReportArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     context.start_logging(false)?;
     let store = args.trust.store(&args.store.dir)?;
     let audit = report::audit(&store, &args.window.window())?;
+    let changes: usize = audit.diff.devices.iter().map(|d| d.changes.len()).sum();
+    let items = plural(audit.rows.len(), "item", "items");
     let what = format!(
-        "{} devices, {} items, {} changes",
-        audit.diff.stats.devices,
-        audit.rows.len(),
-        audit
-            .diff
-            .devices
-            .iter()
-            .map(|d| d.changes.len())
-            .sum::<usize>()
+        "{}, {items}, {}",
+        plural(audit.diff.stats.devices, "device", "devices"),
+        plural(changes, "change", "changes")
     );
     if let Some(path) = &args.html {
         write(path, report::html::render(&audit).as_bytes())?;
-        outln!(
-            "report written to {} ({what})",
-            crate::text::shown_path(path)
-        );
+        outln!("report written to {} ({what})", shown_path(path));
     }
     if let Some(path) = &args.csv {
         let bytes = report::csv::render(&audit).context("rendering the inventory as CSV")?;
         write(path, &bytes)?;
-        outln!(
-            "inventory written to {} ({} items)",
-            crate::text::shown_path(path),
-            audit.rows.len()
-        );
+        outln!("inventory written to {} ({items})", shown_path(path));
     }
     for e in &audit.diff.errors {
         tracing::error!("Not read: {e}.");

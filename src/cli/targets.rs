@@ -158,7 +158,11 @@ pub fn run(args: TargetsArgs, context: &Context<'_>) -> anyhow::Result<Outcome> 
         Some(path) => {
             crate::atomic::write(path, text.as_bytes(), crate::atomic::Mode::Replace)
                 .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("{} devices written to {}", found.len(), path.display());
+            eprintln!(
+                "{} written to {}",
+                crate::text::plural(found.len(), "device", "devices"),
+                crate::text::shown_path(path)
+            );
         }
         None => super::output::print(&text),
     }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::signature_path;
 use crate::snapshot::store::{Store, StoreError, Whose};
+use crate::text::plural;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -26,10 +27,10 @@ impl Report {
 
     pub fn summary(&self) -> String {
         format!(
-            "{} devices, {} snapshots, {} raw walks checked{}: {}",
-            self.devices,
-            self.snapshots,
-            self.raw_walks,
+            "{}, {}, {} checked{}: {}",
+            plural(self.devices, "device", "devices"),
+            plural(self.snapshots, "snapshot", "snapshots"),
+            plural(self.raw_walks, "raw walk", "raw walks"),
             if self.signatures_checked {
                 " with their signatures"
             } else {

@@ -124,8 +124,8 @@ impl Ledger {
             && let Ok(devices) = serde_json::from_slice::<BTreeMap<String, Shipped>>(&bytes)
         {
             tracing::info!(
-                "Importing {} devices from the ledger {} into {}.",
-                devices.len(),
+                "Importing {} from the ledger {} into {}.",
+                crate::text::plural(devices.len(), "device", "devices"),
                 old.display(),
                 ledger.path.display()
             );

@@ -211,3 +211,64 @@ fn the_two_host_profiles_name_every_setting_and_keep_each_hosts_secrets_apart() 
         "{dmz:?}"
     );
 }
+
+/// The seed's flags (inventory-monitor-scripts 1.0.0), without the dashes.
+const SEED_FLAGS: [&str; 20] = [
+    "env-file",
+    "device",
+    "snmp-version",
+    "snmp-community",
+    "snmp-user",
+    "snmp-auth",
+    "snmp-auth-method",
+    "snmp-privacy",
+    "snmp-privacy-method",
+    "snmp-security",
+    "snmp-timeout",
+    "snmp-retries",
+    "netbox-api-token",
+    "netbox-url",
+    "netbox-tags",
+    "netbox-tags-exclude",
+    "parallel-jobs",
+    "log-level",
+    "model-excludes",
+    "debug-dump",
+];
+
+fn takes(cmd: &clap::Command, long: &str) -> bool {
+    cmd.get_arguments().any(|a| a.get_long() == Some(long))
+        || cmd.get_subcommands().any(|c| takes(c, long))
+}
+
+#[test]
+fn every_seed_flag_is_taken_by_a_command_and_in_the_migration_table() {
+    use clap::CommandFactory;
+    let cli = invmon::cli::Cli::command();
+    let table = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/seed-migration.md"),
+    )
+    .unwrap();
+    for flag in SEED_FLAGS {
+        assert!(takes(&cli, flag), "no command takes --{flag}");
+        assert!(
+            table.contains(&format!("`--{flag}")),
+            "--{flag} is not in docs/seed-migration.md"
+        );
+    }
+}
+
+#[test]
+fn a_flag_given_to_the_wrong_stage_names_the_commands_that_take_it() {
+    let work = tempfile::tempdir().unwrap();
+    let run = Invmon::new(work.path())
+        .args(["collect", "--netbox-tags", "core"])
+        .run();
+    assert_eq!(run.code, Some(2), "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("--netbox-tags belongs to `invmon targets`"),
+        "{}",
+        run.stderr
+    );
+}

@@ -256,6 +256,8 @@ fn failed_collection_in_between_is_never_removal() {
     let run = diff_cmd(work.path(), &["r4"]);
     assert_eq!(run.code, Some(1), "{}", run.all());
     golden("r4-after-failure.txt", work.path(), &run);
+    // `-d r4` names the device as every other command does.
+    assert_eq!(diff_cmd(work.path(), &["-d", "r4"]).stdout, run.stdout);
     assert!(
         !run.stdout.contains("\n  + ") && !run.stdout.contains("\n  - "),
         "{}",
