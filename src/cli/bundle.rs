@@ -14,7 +14,7 @@ pub enum BundleCommand {
     /// On the collector: one signed bundle of every snapshot not yet bundled
     Create {
         /// Where the bundle file goes (the outbox of the one-way link)
-        #[arg(long, value_name = "DIR")]
+        #[arg(value_parser = crate::config::absolute_path, long, value_name = "DIR")]
         out: PathBuf,
         #[command(flatten)]
         store: super::StoreArg,
@@ -32,7 +32,7 @@ pub enum BundleCommand {
     /// On the receiving host: verify bundles whole, then add what the store lacks
     Import {
         /// Bundle files
-        #[arg(value_name = "FILE", required = true)]
+        #[arg(value_parser = crate::config::absolute_path, value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
         #[command(flatten)]
         store: super::StoreArg,

@@ -21,7 +21,7 @@ use crate::snmp::usm::{AuthProtocol, KeyExtension, SecurityLevel};
 #[derive(Args)]
 pub struct CollectArgs {
     /// Device list, CSV (name,address,platform,site,location,netbox_id[,credentials]) or JSON
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         env = "INVMON_TARGETS",
         hide_env_values = true,
@@ -47,11 +47,12 @@ pub struct CollectArgs {
     #[arg(long)]
     raw: bool,
     /// Write every device's raw SNMP data as JSON to FILE (implies --raw)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     debug_dump: Option<PathBuf>,
 
     /// SNMP versions to try, in order (e.g. "3,2") [default: 3,2]
     #[arg(
+        help_heading = "SNMP",
         long,
         env = "SNMP_VERSION",
         hide_env_values = true,
@@ -60,6 +61,7 @@ pub struct CollectArgs {
     snmp_version: Option<VersionList>,
     /// SNMPv2c community (prefer SNMP_COMMUNITY in an env file: flags show in `ps`)
     #[arg(
+        help_heading = "SNMP",
         long,
         env = "SNMP_COMMUNITY",
         hide_env_values = true,
@@ -67,13 +69,25 @@ pub struct CollectArgs {
     )]
     snmp_community: Option<String>,
     /// SNMPv3 user name
-    #[arg(long, env = "SNMP_USER", hide_env_values = true, value_name = "USER")]
+    #[arg(
+        help_heading = "SNMP",
+        long,
+        env = "SNMP_USER",
+        hide_env_values = true,
+        value_name = "USER"
+    )]
     snmp_user: Option<String>,
     /// SNMPv3 auth password (prefer SNMP_AUTH in an env file)
-    #[arg(long, env = "SNMP_AUTH", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        help_heading = "SNMP",
+        long,
+        env = "SNMP_AUTH",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     snmp_auth: Option<String>,
     /// SNMPv3 auth protocol: MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512 [default: SHA]
-    #[arg(
+    #[arg(help_heading = "SNMP",
         long,
         env = "SNMP_AUTH_METHOD",
         hide_env_values = true,
@@ -83,6 +97,7 @@ pub struct CollectArgs {
     snmp_auth_method: Option<AuthProtocol>,
     /// SNMPv3 privacy password (prefer SNMP_PRIVACY in an env file)
     #[arg(
+        help_heading = "SNMP",
         long,
         env = "SNMP_PRIVACY",
         hide_env_values = true,
@@ -91,6 +106,7 @@ pub struct CollectArgs {
     snmp_privacy: Option<String>,
     /// SNMPv3 privacy protocol: DES, AES, AES-192, AES-256, AES-192C, AES-256C [default: AES]
     #[arg(
+        help_heading = "SNMP",
         long,
         env = "SNMP_PRIVACY_METHOD",
         hide_env_values = true,
@@ -98,7 +114,7 @@ pub struct CollectArgs {
     )]
     snmp_privacy_method: Option<PrivacyMethod>,
     /// Key extension for AES-192/256 with a short auth hash: blumenthal or reeder [default: blumenthal]
-    #[arg(
+    #[arg(help_heading = "SNMP",
         long,
         env = "SNMP_PRIVACY_KEY_EXTENSION",
         hide_env_values = true,
@@ -107,7 +123,7 @@ pub struct CollectArgs {
     )]
     snmp_privacy_key_extension: Option<KeyExtension>,
     /// SNMPv3 security level: noAuthNoPriv, authNoPriv, authPriv [default: from the passwords given]
-    #[arg(
+    #[arg(help_heading = "SNMP",
         long,
         env = "SNMP_SECURITY",
         hide_env_values = true,
@@ -117,6 +133,7 @@ pub struct CollectArgs {
     snmp_security: Option<SecurityLevel>,
     /// SNMPv3 context name
     #[arg(
+        help_heading = "SNMP",
         long,
         env = "SNMP_CONTEXT",
         hide_env_values = true,
@@ -124,7 +141,7 @@ pub struct CollectArgs {
     )]
     snmp_context: Option<String>,
     /// Seconds to wait for each answer
-    #[arg(
+    #[arg(help_heading = "SNMP",
         long,
         env = "SNMP_TIMEOUT",
         hide_env_values = true,
@@ -134,7 +151,7 @@ pub struct CollectArgs {
     )]
     snmp_timeout: Duration,
     /// Retries per request and per SNMP version
-    #[arg(
+    #[arg(help_heading = "SNMP",
         long,
         env = "SNMP_RETRIES",
         hide_env_values = true,
@@ -144,7 +161,7 @@ pub struct CollectArgs {
     )]
     snmp_retries: u32,
     /// GETBULK max-repetitions (halved automatically on tooBig)
-    #[arg(
+    #[arg(help_heading = "SNMP",
         long,
         env = "SNMP_MAX_REPETITIONS",
         hide_env_values = true,
@@ -174,7 +191,7 @@ pub struct CollectArgs {
     )]
     parallel_jobs: u32,
     /// Directory of checkin modules run for each device that answered
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         env = "INVMON_MODULES_DIR",
         hide_env_values = true,

@@ -19,7 +19,7 @@ pub struct CompletionsArgs {
 #[derive(Args)]
 pub struct ManpagesArgs {
     /// Directory to write invmon.1 and one page per command (invmon-collect.1, …) into
-    #[arg(value_name = "DIR")]
+    #[arg(value_parser = crate::config::absolute_path, value_name = "DIR")]
     dir: PathBuf,
 }
 

@@ -49,7 +49,7 @@ const GLOBAL: &str = "Global options";
 )]
 pub struct Cli {
     /// Env file with settings (variables already in the environment win)
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         global = true,
         value_name = "FILE",
@@ -72,7 +72,7 @@ pub struct Cli {
     pub log_level: LevelFilter,
 
     /// Directory for all.log and errors.log
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         global = true,
         env = "INVMON_LOG_DIR",
@@ -91,7 +91,7 @@ pub struct Cli {
 #[derive(clap::Args, Clone)]
 pub struct StoreArg {
     /// Snapshot store directory
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long = "snapshots",
         env = "INVMON_SNAPSHOTS",
         hide_env_values = true,
@@ -106,7 +106,7 @@ pub struct StoreArg {
 #[derive(clap::Args, Clone)]
 pub struct StateArg {
     /// State directory: ledgers and locks, kept outside the snapshot store
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         env = "INVMON_STATE_DIR",
         hide_env_values = true,
@@ -130,7 +130,7 @@ pub struct StateArg {
 #[derive(clap::Args, Clone)]
 pub struct MetricsArg {
     /// Write this run's metrics here (Prometheus text format, replaced atomically)
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         env = "INVMON_METRICS_FILE",
         hide_env_values = true,
@@ -168,7 +168,7 @@ impl MetricsArg {
 #[derive(clap::Args, Clone)]
 pub struct TrustArg {
     /// OpenSSH allowed_signers file: read only snapshots signed by a key it lists for their collector
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         env = "INVMON_ALLOWED_SIGNERS",
         hide_env_values = true,
@@ -201,7 +201,7 @@ impl TrustArg {
 #[derive(clap::Args, Clone)]
 pub struct SignerArg {
     /// OpenSSH ed25519 private key (no passphrase, mode 600) that signs every snapshot and raw walk
-    #[arg(
+    #[arg(value_parser = crate::config::absolute_path,
         long,
         env = "INVMON_SIGNING_KEY",
         hide_env_values = true,

@@ -15,7 +15,7 @@ use crate::replay::{self, Recordings, UserSpec};
 #[derive(Args)]
 pub struct ReplayArgs {
     /// Directory of .snmprec recordings
-    #[arg(long, value_name = "DIR")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "DIR")]
     dir: PathBuf,
     /// UDP address to answer on (port 0 picks a free port)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:1161")]
@@ -27,16 +27,16 @@ pub struct ReplayArgs {
     #[arg(long = "v3-user", value_name = "SPEC")]
     v3_users: Vec<UserSpec>,
     /// File with one v3 user spec per line
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     v3_users_file: Option<PathBuf>,
     /// Recording answered for v3 requests with an empty context name
     #[arg(long, value_name = "NAME")]
     default_context: Option<String>,
     /// Write the bound address to FILE once listening
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
     /// Simulate real devices for v1/v2c: latency, loss, slow subtrees, PDU limits, GETBULK faults, dead devices (JSON; docs/replay.md)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     fleet: Option<PathBuf>,
 }
 

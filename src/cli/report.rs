@@ -17,10 +17,10 @@ pub struct ReportArgs {
     #[command(flatten)]
     window: super::diff::WindowArgs,
     /// Write the report as one self-contained HTML page (no external assets)
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     html: Option<PathBuf>,
     /// Write the inventory as of --to as CSV, one row per present item
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     csv: Option<PathBuf>,
     #[command(flatten)]
     store: super::StoreArg,

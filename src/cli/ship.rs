@@ -20,9 +20,7 @@ use crate::snapshot::store::Store;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum To {
-    /// NetBox's inventory-monitor plugin (Probes)
     Netbox,
-    /// A Sal server's /checkin/ endpoint
     Sal,
 }
 
@@ -34,8 +32,8 @@ pub enum PlanFormat {
 
 #[derive(Args)]
 pub struct ShipArgs {
-    /// Where to send snapshots (repeatable) [default: every destination configured: NETBOX_INSTANCE_URL, SAL_URL]
-    #[arg(long, value_enum, value_name = "DEST")]
+    /// Where to send snapshots: netbox (inventory-monitor Probes) or sal (a Sal server's /checkin/), repeatable [default: every destination configured: NETBOX_INSTANCE_URL, SAL_URL]
+    #[arg(long, value_enum, value_name = "DEST", hide_possible_values = true)]
     to: Vec<To>,
     /// Only this device
     #[arg(short = 'd', long, value_name = "NAME")]
@@ -57,7 +55,7 @@ pub struct ShipArgs {
     #[command(flatten)]
     netbox: super::targets::NetboxArgs,
     /// Seconds to wait for each NetBox answer
-    #[arg(
+    #[arg(help_heading = "NetBox",
         long,
         env = "NETBOX_TIMEOUT",
         hide_env_values = true,
@@ -67,7 +65,7 @@ pub struct ShipArgs {
     )]
     netbox_timeout: Duration,
     /// Retries of a NetBox request that may be repeated (reads, time updates)
-    #[arg(
+    #[arg(help_heading = "NetBox",
         long,
         env = "NETBOX_RETRIES",
         hide_env_values = true,
@@ -77,7 +75,7 @@ pub struct ShipArgs {
     )]
     netbox_retries: u32,
     /// Devices shipped to NetBox at the same time
-    #[arg(
+    #[arg(help_heading = "NetBox",
         long,
         env = "NETBOX_SHIP_WORKERS",
         hide_env_values = true,
@@ -87,7 +85,7 @@ pub struct ShipArgs {
     )]
     netbox_workers: u32,
     /// Move an unchanged probe's time only once it is this old: a number and a unit (s, min, h, d, w), 0 = on every snapshot, as the seed did (docs/netbox.md)
-    #[arg(
+    #[arg(help_heading = "NetBox",
         long,
         env = "NETBOX_TOUCH_INTERVAL",
         hide_env_values = true,
@@ -98,6 +96,7 @@ pub struct ShipArgs {
     touch_interval: chrono::TimeDelta,
     /// Comma-separated models never shipped to NetBox (also read from the seed's misspelt entPhysicalModelName_exludes)
     #[arg(
+        help_heading = "NetBox",
         long,
         env = "entPhysicalModelName_excludes",
         hide_env_values = true,
@@ -105,7 +104,7 @@ pub struct ShipArgs {
     )]
     model_excludes: Option<String>,
     /// Sal server base URL (checkins go to <URL>/checkin/)
-    #[arg(
+    #[arg(help_heading = "Sal",
         long,
         env = "SAL_URL",
         hide_env_values = true,
@@ -114,10 +113,16 @@ pub struct ShipArgs {
     )]
     sal_url: Option<String>,
     /// Sal machine-group key (prefer SAL_KEY in an env file: flags show in `ps`)
-    #[arg(long, env = "SAL_KEY", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        help_heading = "Sal",
+        long,
+        env = "SAL_KEY",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     sal_key: Option<String>,
     /// Seconds to wait for Sal's answer
-    #[arg(
+    #[arg(help_heading = "Sal",
         long,
         env = "SAL_TIMEOUT",
         hide_env_values = true,
@@ -127,7 +132,7 @@ pub struct ShipArgs {
     )]
     sal_timeout: Duration,
     /// Retries after a connection error or a 5xx answer
-    #[arg(
+    #[arg(help_heading = "Sal",
         long,
         env = "SAL_RETRIES",
         hide_env_values = true,
@@ -137,7 +142,7 @@ pub struct ShipArgs {
     )]
     sal_retries: u32,
     /// Seconds before the first retry (doubling after each)
-    #[arg(
+    #[arg(help_heading = "Sal",
         long,
         env = "SAL_RETRY_DELAY",
         hide_env_values = true,

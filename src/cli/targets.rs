@@ -17,7 +17,7 @@ use crate::netbox::targets::{self, CredentialSource, Selection};
 #[derive(Args, Clone)]
 pub struct NetboxArgs {
     /// NetBox URL
-    #[arg(
+    #[arg(help_heading = "NetBox",
         long = "netbox-url",
         env = "NETBOX_INSTANCE_URL",
         hide_env_values = true,
@@ -27,6 +27,7 @@ pub struct NetboxArgs {
     pub url: Option<String>,
     /// NetBox API token, v1 or v2 (prefer NETBOX_API_TOKEN in an env file: flags show in `ps`)
     #[arg(
+        help_heading = "NetBox",
         long = "netbox-api-token",
         env = "NETBOX_API_TOKEN",
         hide_env_values = true,
@@ -34,7 +35,7 @@ pub struct NetboxArgs {
     )]
     pub token: Option<String>,
     /// Verify NetBox's TLS certificate ("false" to skip)
-    #[arg(
+    #[arg(help_heading = "NetBox",
         long = "netbox-verify-ssl",
         env = "NETBOX_VERIFY_SSL",
         hide_env_values = true,
@@ -81,7 +82,7 @@ pub enum TargetsFormat {
 #[derive(Args)]
 pub struct TargetsArgs {
     /// Write here (atomically) instead of stdout
-    #[arg(long, value_name = "FILE")]
+    #[arg(value_parser = crate::config::absolute_path, long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Output format [default: from the file extension, else csv]
     #[arg(long, value_enum)]
@@ -90,10 +91,17 @@ pub struct TargetsArgs {
     #[arg(short = 'd', long, value_name = "NAME")]
     device: Option<String>,
     /// Comma-separated tags a device must all have
-    #[arg(long, env = "NETBOX_TAGS", hide_env_values = true, value_name = "TAGS")]
+    #[arg(
+        help_heading = "NetBox",
+        long,
+        env = "NETBOX_TAGS",
+        hide_env_values = true,
+        value_name = "TAGS"
+    )]
     netbox_tags: Option<String>,
     /// Comma-separated tags a device must not have
     #[arg(
+        help_heading = "NetBox",
         long,
         env = "NETBOX_TAGS__N",
         hide_env_values = true,

@@ -210,6 +210,15 @@ pub fn log_level(text: &str) -> Result<tracing::level_filters::LevelFilter, Valu
     }
 }
 
+/// A path made absolute against the working directory: messages and logs
+/// then name the file whatever directory a run started in (cron: `$HOME`).
+pub fn absolute_path(text: &str) -> Result<std::path::PathBuf, String> {
+    if text.is_empty() {
+        return Err("an empty path".into());
+    }
+    std::path::absolute(text).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

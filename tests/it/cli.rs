@@ -272,3 +272,19 @@ fn a_flag_given_to_the_wrong_stage_names_the_commands_that_take_it() {
         run.stderr
     );
 }
+
+#[test]
+fn messages_name_files_by_absolute_path() {
+    let work = tempfile::tempdir().unwrap();
+    let run = Invmon::new(work.path())
+        .args(["collect", "--targets", "lists/missing.csv"])
+        .env("SNMP_COMMUNITY", "x")
+        .run();
+    assert_eq!(run.code, Some(1), "{}", run.all());
+    let absolute = work.path().join("lists/missing.csv");
+    assert!(
+        run.stderr.contains(&absolute.display().to_string()),
+        "{}",
+        run.stderr
+    );
+}

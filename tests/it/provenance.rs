@@ -112,7 +112,7 @@ fn openssh_and_invmon_accept_each_others_signatures() {
     assert_eq!(run.code, Some(0), "{}", run.all());
     assert!(
         run.stdout
-            .contains("1 snapshots, 1 raw walks checked with their signatures: no problems"),
+            .contains("1 snapshot, 1 raw walk checked with their signatures: no problems"),
         "{}",
         run.stdout
     );
