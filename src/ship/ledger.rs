@@ -33,6 +33,11 @@ pub struct Shipped {
     /// the last write (NetBox: the oldest probe `time`), when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub touched: Option<DateTime<Utc>>,
+    /// The device directory's modification time (ns since the epoch) when
+    /// it was last listed and left nothing to ship: while the directory
+    /// still has that time, it holds nothing new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<u64>,
 }
 
 impl Shipped {
@@ -272,6 +277,8 @@ impl Ledger {
             sent: sent.filter(|s| s != snapshot),
             sent_at: Utc::now(),
             touched,
+            // Whatever was listed before this record no longer describes the directory.
+            listed: None,
         };
         self.append(&Line {
             device: device.to_owned(),
@@ -279,6 +286,30 @@ impl Ledger {
             pending_until: None,
         })?;
         self.pending.remove(device);
+        self.devices.insert(device.to_owned(), shipped);
+        Ok(())
+    }
+}
+
+impl Ledger {
+    /// Notes that `device`'s directory, at modification time `listed`, had
+    /// nothing left to ship (nothing is written when that is known already).
+    pub fn note_listed(&mut self, device: &str, listed: u64) -> Result<(), LedgerError> {
+        let Some(previous) = self.get(device) else {
+            return Ok(());
+        };
+        if previous.listed == Some(listed) {
+            return Ok(());
+        }
+        let shipped = Shipped {
+            listed: Some(listed),
+            ..previous.clone()
+        };
+        self.append(&Line {
+            device: device.to_owned(),
+            shipped: Some(shipped.clone()),
+            pending_until: None,
+        })?;
         self.devices.insert(device.to_owned(), shipped);
         Ok(())
     }

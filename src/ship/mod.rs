@@ -471,6 +471,11 @@ async fn ship_device<D: Destination>(
     replans: &std::sync::atomic::AtomicU64,
 ) -> DeviceReport<D::Plan> {
     let mut report = DeviceReport::new(device);
+    // Read before listing: a snapshot written after this moves the time.
+    let changed = store.settled_change(device, SETTLED);
+    if changed.is_some() && ledger_of(ledger).get(device).and_then(|s| s.listed) == changed {
+        return report;
+    }
     let entries = match store.list(device) {
         Ok(e) => e,
         Err(e) => {
@@ -479,7 +484,7 @@ async fn ship_device<D: Destination>(
         }
     };
     let (done, last_sent, mut touched) = {
-        let ledger = ledger.lock().unwrap_or_else(|p| p.into_inner());
+        let ledger = ledger_of(ledger);
         let shipped = ledger.get(device);
         (
             ledger.shipped(device),
@@ -492,6 +497,9 @@ async fn ship_device<D: Destination>(
         .and_then(|stamp| entries.iter().find(|e| e.stamp() == stamp).cloned());
     let pending: Vec<Entry> = entries.into_iter().filter(|e| e.stamp() > done).collect();
     let Some(newest) = pending.last().cloned() else {
+        if !dry_run {
+            note_listed(ledger, device, changed, &mut report);
+        }
         return report;
     };
     // Sal: only the newest complete snapshot is sent; older ones are covered by it.
@@ -526,10 +534,7 @@ async fn ship_device<D: Destination>(
     };
     // A write of a run that was killed may still be landing: wait it out,
     // so the plan reads what the destination will hold.
-    let pending = ledger
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pending(device);
+    let pending = ledger_of(ledger).pending(device);
     if let Some(until) = pending.filter(|_| !dry_run)
         && let Ok(wait) = (until - chrono::Utc::now()).to_std()
     {
@@ -584,9 +589,7 @@ async fn ship_device<D: Destination>(
             let intend = || {
                 let until = chrono::Utc::now()
                     + chrono::TimeDelta::from_std(destination.settle()).unwrap_or_default();
-                ledger
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
+                ledger_of(ledger)
                     .intend(device, until)
                     .map_err(ShipError::from)
             };
@@ -640,7 +643,34 @@ async fn ship_device<D: Destination>(
         }
         report.shipped.push(shipped);
     }
+    if report.unreadable.is_empty() && ledger_of(ledger).shipped(device) == newest.stamp() {
+        note_listed(ledger, device, changed, &mut report);
+    }
     report
+}
+
+/// How long a device directory must have been unchanged before its time
+/// vouches that it holds nothing new (file systems' clocks tick coarsely;
+/// a network file system's may also lag).
+const SETTLED: Duration = Duration::from_secs(2);
+
+fn ledger_of(ledger: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
+    ledger.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Notes a directory that left nothing to ship, so that while it stays as
+/// it is, later runs do not list it: a ship with nothing new then costs
+/// one `stat` per device, however many snapshots the store keeps.
+fn note_listed(
+    ledger: &Mutex<Ledger>,
+    device: &str,
+    changed: Option<u64>,
+    report: &mut DeviceReport<impl Sized>,
+) {
+    let Some(changed) = changed else { return };
+    if let Err(e) = ledger_of(ledger).note_listed(device, changed) {
+        report.error = Some(e.to_string());
+    }
 }
 
 fn record(
@@ -650,10 +680,7 @@ fn record(
     sent: Option<&str>,
     touched: Option<DateTime<Utc>>,
 ) -> Result<(), LedgerError> {
-    ledger
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .record(device, through, sent, touched)
+    ledger_of(ledger).record(device, through, sent, touched)
 }
 
 /// How a plan is applied.

@@ -408,6 +408,23 @@ impl Store {
         })
     }
 
+    /// When `device`'s directory last changed (a file added, renamed or
+    /// removed), as nanoseconds since the epoch, if the file system tells,
+    /// and only once that is `settle` in the past: a directory changed more
+    /// recently may change again within the same tick of the file system's
+    /// clock without its time moving, so its time cannot vouch for it yet.
+    pub fn settled_change(&self, device: &str, settle: std::time::Duration) -> Option<u64> {
+        let changed = std::fs::metadata(self.device_dir(device))
+            .ok()?
+            .modified()
+            .ok()?;
+        let age = std::time::SystemTime::now().duration_since(changed).ok()?;
+        (age >= settle)
+            .then(|| changed.duration_since(std::time::UNIX_EPOCH).ok())
+            .flatten()
+            .and_then(|d| u64::try_from(d.as_nanos()).ok())
+    }
+
     /// A device's snapshots, oldest first.
     pub fn list(&self, device: &str) -> Result<Vec<Entry>, StoreError> {
         let dir = self.device_dir(device);

@@ -486,6 +486,42 @@ fn an_item_removed_and_restored_within_a_second_ships_without_error() {
     assert_eq!(sal.accepted().len(), 6);
 }
 
+/// Sets a directory's modification time.
+fn set_mtime(dir: &Path, at: std::time::SystemTime) {
+    std::fs::File::open(dir).unwrap().set_modified(at).unwrap();
+}
+
+/// A ship with nothing new does not list a device directory whose time has
+/// not moved since a listing left nothing to ship; one whose time moved, or
+/// changed too recently for its time to vouch for it, is listed again.
+#[test]
+fn an_unchanged_device_directory_is_not_listed_again() {
+    let sal = SalServer::start(&[KEY]);
+    let work = tempfile::tempdir().unwrap();
+    let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+    let dir = store.device_dir("sw1");
+    let ago = |s: u64| std::time::SystemTime::now() - std::time::Duration::from_secs(s);
+    snapshot_at(&store, "sw1", "2026-12-01T20:00:00Z", &optic_items(true));
+    let settled = ago(60);
+    set_mtime(&dir, settled);
+    let shipped = |n: usize| {
+        let run = ship(work.path(), &sal.url, KEY);
+        assert_eq!(run.code, Some(0), "{}", run.all());
+        assert_eq!(sal.accepted().len(), n, "{}", run.all());
+    };
+    shipped(1);
+    // Slipped in without moving the directory's time (no writer does that):
+    // the directory is taken at its word and not listed.
+    snapshot_at(&store, "sw1", "2026-12-01T21:00:00Z", &optic_items(false));
+    set_mtime(&dir, settled);
+    shipped(1);
+    set_mtime(&dir, ago(30));
+    shipped(2);
+    // Changed a moment ago: its time cannot vouch for it yet.
+    snapshot_at(&store, "sw1", "2026-12-01T22:00:00Z", &optic_items(true));
+    shipped(3);
+}
+
 /// A device collected twice in one second before dates had milliseconds:
 /// its PRESENT item repeats the date of its ABSENT row, and Sal refuses it
 /// and every later checkin. The next ship moves the date on and un-sticks it.
