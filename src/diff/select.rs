@@ -60,6 +60,28 @@ struct Planned {
     to: Option<usize>,
 }
 
+impl Planned {
+    fn new(store: &Store, device: &str, window: &Window) -> Result<Planned, StoreError> {
+        let list = store.list(device)?;
+        Ok(Planned {
+            from: position(store, device, &list, &window.from)?,
+            to: position(store, device, &list, &window.to)?,
+            device: device.to_owned(),
+            list,
+        })
+    }
+}
+
+/// What placing the window across the store needs of a device: the times
+/// the selectors pick, not its listing. A month of hourly snapshots of a
+/// thousand devices is 720,000 entries; each device is listed again when it
+/// is compared, so only the devices being compared hold theirs.
+struct Sketch {
+    device: String,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
 fn position(
     store: &Store,
     device: &str,
@@ -167,39 +189,39 @@ fn resolve(
 /// Every device in the store, each as of the window's two ends.
 pub fn all(store: &Store, window: &Window) -> Result<Report, StoreError> {
     let devices = store.devices()?;
-    let planned: Vec<Result<Planned, StoreError>> =
+    let sketches: Vec<Result<Sketch, StoreError>> =
         crate::pool::map(&devices, crate::pool::cpus(), |device| {
-            let list = store.list(device)?;
-            Ok(Planned {
-                from: position(store, device, &list, &window.from)?,
-                to: position(store, device, &list, &window.to)?,
-                device: device.clone(),
-                list,
+            let p = Planned::new(store, device, window)?;
+            Ok(Sketch {
+                from: p.from.map(|i| p.list[i].taken),
+                to: p.to.map(|i| p.list[i].taken),
+                device: p.device,
             })
         });
     let mut errors = Vec::new();
-    let planned: Vec<Planned> = planned
+    let sketches: Vec<Sketch> = sketches
         .into_iter()
         .filter_map(|p| p.map_err(|e| errors.push(e.to_string())).ok())
         .collect();
     let start = match &window.from {
-        Selector::Latest(_) => planned
+        Selector::Latest(_) => sketches
             .iter()
-            .filter_map(|p| p.from.map(|i| p.list[i].taken))
+            .filter_map(|s| s.from)
             .max()
             .map_or(Start::Before, Start::At),
         other => Start::Selector(other.clone()),
     };
-    let window_saw_collections = planned
+    let window_saw_collections = sketches
         .iter()
-        .any(|p| p.to.is_some_and(|i| start.is_after(p.list[i].taken)));
+        .any(|s| s.to.is_some_and(|t| start.is_after(t)));
     let mut report = super::compare_streaming(
-        &planned,
-        |p| {
+        &sketches,
+        |s| {
             let mut problems = Vec::new();
+            let planned = Planned::new(store, &s.device, window)?;
             let pair = resolve(
                 store,
-                p,
+                &planned,
                 window,
                 &start,
                 window_saw_collections,
