@@ -241,7 +241,7 @@ pub async fn serve(
     let v3 = if users.is_empty() {
         None
     } else {
-        Some(v3::V3::start(recordings.clone(), users).await?)
+        Some(v3::V3::start(recordings.clone(), users, sim.v3_restart_after).await?)
     };
     ready(socket.local_addr().map_err(io)?)?;
     let mut buf = vec![0u8; 65535];

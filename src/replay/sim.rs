@@ -9,8 +9,13 @@
 //!  "rules": [
 //!    {"share": 0.02, "dead": true},
 //!    {"match": "nokia-*", "slow": [{"subtree": "1.3.6.1.4.1.6527.3.1.2.2.1.8", "delay_ms": 3000}]},
-//!    {"match": "c3750*", "max_pdu": 1500, "getbulk": "ignore"}]}
+//!    {"match": "c3750*", "max_pdu": 1500, "getbulk": "ignore"}],
+//!  "v3_restart_after": 40}
 //! ```
+//!
+//! The per-device settings shape v1/v2c answers (v3 contexts travel
+//! encrypted, so the relay cannot tell devices apart); `v3_restart_after`
+//! restarts the one SNMPv3 engine after that many requests (`v3`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -80,6 +85,7 @@ struct FleetFile {
     settings: Settings,
     rules: Vec<Settings>,
     link: Option<Link>,
+    v3_restart_after: Option<u64>,
 }
 
 /// The path to the whole fleet: beyond its rate (after a burst), requests
@@ -116,6 +122,12 @@ impl FleetFile {
             Some(v) => Some(serde_json::from_value(v).map_err(|e| format!("link: {e}"))?),
             None => None,
         };
+        let v3_restart_after: Option<u64> = match top.remove("v3_restart_after") {
+            Some(v) => {
+                Some(serde_json::from_value(v).map_err(|e| format!("v3_restart_after: {e}"))?)
+            }
+            None => None,
+        };
         if link.is_some_and(|l| l.answers_per_s <= 0.0 || l.burst < 1.0) {
             return Err("link: answers_per_s must be positive and burst at least 1".into());
         }
@@ -132,6 +144,7 @@ impl FleetFile {
             settings,
             rules,
             link,
+            v3_restart_after,
         })
     }
 }
@@ -191,6 +204,8 @@ pub struct Simulation {
     profiles: HashMap<Vec<u8>, Profile>,
     instant: Profile,
     link: Option<std::sync::Mutex<Bucket>>,
+    /// SNMPv3 requests after which the agent's engine restarts.
+    pub v3_restart_after: Option<u64>,
 }
 
 impl Simulation {
@@ -223,6 +238,7 @@ impl Simulation {
                     at: std::time::Instant::now(),
                 })
             }),
+            v3_restart_after: fleet.v3_restart_after,
         }
     }
 

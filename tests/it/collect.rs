@@ -105,6 +105,45 @@ pub fn v3_fleet(addr: &str, recording: &str) -> Fleet {
     fleet
 }
 
+/// A device whose SNMPv3 engine restarts mid-walk (engineBoots 2,
+/// engineTime 0) answers the next requests with notInTimeWindow reports;
+/// the session takes the new boots and time and goes on, for every mode.
+#[test]
+fn a_v3_engine_restart_mid_walk_is_ridden_out_in_every_mode() {
+    let recs = recordings(&[("cisco-c3750", "cisco-c3750")]);
+    let users = v3_users();
+    let agent = Replay::simulating_v3(
+        recs.path(),
+        &users.iter().map(String::as_str).collect::<Vec<_>>(),
+        r#"{"v3_restart_after": 40}"#,
+    );
+    let work = tempfile::tempdir().unwrap();
+    v3_fleet(&agent.addr, "cisco-c3750").write(work.path());
+    let run = collect(work.path()).run();
+    assert_eq!(run.code, Some(0), "{}", run.all());
+    assert!(
+        agent
+            .stderr()
+            .contains("SNMPv3 engine restarted after 40 requests"),
+        "{}",
+        agent.stderr()
+    );
+    for i in 0..MODES.len() {
+        let snap = latest(work.path(), &format!("mode{i}"));
+        assert_eq!(
+            snap.outcome.status,
+            invmon::snapshot::Status::Ok,
+            "mode {i}: {:?}",
+            snap.outcome
+        );
+        assert_eq!(
+            sorted(present_items(&snap)),
+            sorted(expected_items("cisco-c3750")),
+            "mode {i}"
+        );
+    }
+}
+
 #[test]
 fn every_v3_mode_collects() {
     let recs = recordings(&[("cisco-c3750", "cisco-c3750")]);

@@ -114,6 +114,11 @@ impl Replay {
         Replay::start_with(dir, &[], Some(fleet))
     }
 
+    /// With SNMPv3 users and a fleet file.
+    pub fn simulating_v3(dir: &Path, users: &[&str], fleet: &str) -> Replay {
+        Replay::start_with(dir, users, Some(fleet))
+    }
+
     fn start_with(dir: &Path, users: &[&str], fleet: Option<&str>) -> Replay {
         let scratch = tempfile::tempdir().unwrap();
         let work = scratch.path().to_owned();
