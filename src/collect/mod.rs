@@ -5,6 +5,7 @@ mod congestion;
 pub mod device;
 pub mod modules;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -195,15 +196,71 @@ impl Summary {
     }
 }
 
+/// How long each device took in the runs before, beside the store: a cache
+/// that orders the next run, rebuilt by every run that finds it missing.
+const DURATIONS: &str = ".index/collect-durations-1.json";
+
+fn durations(store: &Store) -> HashMap<String, u64> {
+    std::fs::read(store.root().join(DURATIONS))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// A device this many times slower than the median starts first.
+const OUTLIER: u64 = 10;
+
+/// The outliers first: devices whose last complete walk took at least ten
+/// times the median start first, longest first, so that the slowest walks
+/// run beside the rest of the fleet instead of finishing alone at the end.
+/// Everything else keeps the targets' order: in particular the devices that
+/// failed last time, whose timeouts bunched at the start would look like a
+/// congested path (docs/collection.md).
+fn outliers_first<T>(jobs: &mut [T], name: impl Fn(&T) -> &str, last: &HashMap<String, u64>) {
+    let mut known: Vec<u64> = last.values().copied().collect();
+    if known.is_empty() {
+        return;
+    }
+    let mid = known.len() / 2;
+    let median = *known.select_nth_unstable(mid).1;
+    let threshold = median.max(1).saturating_mul(OUTLIER);
+    let key = |j: &T| {
+        let d = last.get(name(j)).copied().unwrap_or(0);
+        if d >= threshold { d } else { 0 }
+    };
+    jobs.sort_by_key(|j| std::cmp::Reverse(key(j)));
+}
+
+fn note_durations(store: &Store, mut last: HashMap<String, u64>, devices: &[DeviceResult]) {
+    for d in devices {
+        last.insert(
+            d.name.clone(),
+            u64::try_from(d.duration.as_millis()).unwrap_or(u64::MAX),
+        );
+    }
+    let path = store.root().join(DURATIONS);
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| serde_json::to_vec(&last).map_err(std::io::Error::other))
+        .and_then(|bytes| crate::atomic::write(&path, &bytes, crate::atomic::Mode::Replace));
+    // Only the next run's order depends on it.
+    if let Err(e) = written {
+        tracing::debug!("Device durations {} not written: {e}.", path.display());
+    }
+}
+
 /// Collects every target. Never fails as a whole once started: each device's
 /// outcome is in the summary.
 pub async fn run(
-    jobs: Vec<Job>,
+    mut jobs: Vec<Job>,
     store: Arc<Store>,
     options: Arc<Options>,
     progress: Arc<dyn Progress>,
 ) -> Summary {
     let started = Instant::now();
+    let last = durations(&store);
+    outliers_first(&mut jobs, |j| &j.target.name, &last);
     progress.start(jobs.len() as u64);
     let saver = Saver {
         store,
@@ -254,6 +311,7 @@ pub async fn run(
         dumps.extend(dump);
     }
     progress.finish();
+    note_durations(&saver.store, last, &devices);
     devices.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(path) = &options.debug_dump {
         write_debug_dump(path, dumps);
@@ -449,5 +507,27 @@ fn write_debug_dump(path: &std::path::Path, dumps: Vec<(String, serde_json::Valu
     match crate::atomic::write(path, &text, crate::atomic::Mode::Replace) {
         Ok(()) => info!("Raw SNMP data written to {}.", path.display()),
         Err(e) => error!("Cannot write debug dump {}: {e}.", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_outliers_move_to_the_front_and_the_rest_keep_their_order() {
+        let mut last: HashMap<String, u64> = (0..20).map(|i| (format!("d{i}"), 2_000)).collect();
+        last.insert("slow".into(), 70_000);
+        last.insert("slower".into(), 80_000);
+        last.insert("a-bit-slow".into(), 15_000);
+        let mut jobs = ["d1", "new", "slow", "a-bit-slow", "dead", "slower", "d2"];
+        outliers_first(&mut jobs, |j| j, &last);
+        assert_eq!(
+            jobs,
+            ["slower", "slow", "d1", "new", "a-bit-slow", "dead", "d2"]
+        );
+        let mut none = ["b", "a"];
+        outliers_first(&mut none, |j| j, &HashMap::new());
+        assert_eq!(none, ["b", "a"]);
     }
 }
