@@ -105,6 +105,28 @@ pub fn v3_fleet(addr: &str, recording: &str) -> Fleet {
     fleet
 }
 
+/// Every device of `v3_fleet` collected completely as its user, with the recording's items.
+fn assert_every_mode_collected(dir: &std::path::Path) {
+    for i in 0..MODES.len() {
+        let snap = latest(dir, &format!("mode{i}"));
+        assert_eq!(
+            snap.outcome.status,
+            invmon::snapshot::Status::Ok,
+            "mode {i}: {:?}",
+            snap.outcome
+        );
+        assert_eq!(
+            snap.checkin.sources["SNMP Inventory"].facts["snmp_identity"],
+            format!("user{i}")
+        );
+        assert_eq!(
+            sorted(present_items(&snap)),
+            sorted(expected_items("cisco-c3750")),
+            "mode {i}"
+        );
+    }
+}
+
 /// A device whose SNMPv3 engine restarts mid-walk (engineBoots 2,
 /// engineTime 0) answers the next requests with notInTimeWindow reports;
 /// the session takes the new boots and time and goes on, for every mode.
@@ -128,20 +150,7 @@ fn a_v3_engine_restart_mid_walk_is_ridden_out_in_every_mode() {
         "{}",
         agent.stderr()
     );
-    for i in 0..MODES.len() {
-        let snap = latest(work.path(), &format!("mode{i}"));
-        assert_eq!(
-            snap.outcome.status,
-            invmon::snapshot::Status::Ok,
-            "mode {i}: {:?}",
-            snap.outcome
-        );
-        assert_eq!(
-            sorted(present_items(&snap)),
-            sorted(expected_items("cisco-c3750")),
-            "mode {i}"
-        );
-    }
+    assert_every_mode_collected(work.path());
 }
 
 #[test]
@@ -156,24 +165,7 @@ fn every_v3_mode_collects() {
     v3_fleet(&agent.addr, "cisco-c3750").write(work.path());
     let run = collect(work.path()).run();
     assert_eq!(run.code, Some(0), "{}", run.all());
-    for i in 0..MODES.len() {
-        let snap = latest(work.path(), &format!("mode{i}"));
-        assert_eq!(
-            snap.outcome.status,
-            invmon::snapshot::Status::Ok,
-            "mode {i}: {:?}",
-            snap.outcome
-        );
-        assert_eq!(
-            snap.checkin.sources["SNMP Inventory"].facts["snmp_identity"],
-            format!("user{i}")
-        );
-        assert_eq!(
-            sorted(present_items(&snap)),
-            sorted(expected_items("cisco-c3750")),
-            "mode {i}"
-        );
-    }
+    assert_every_mode_collected(work.path());
 }
 
 /// Drops every row of one ENTITY-MIB entity from a recording.
