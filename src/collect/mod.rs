@@ -231,12 +231,17 @@ fn outliers_first<T>(jobs: &mut [T], name: impl Fn(&T) -> &str, last: &HashMap<S
     jobs.sort_by_key(|j| std::cmp::Reverse(key(j)));
 }
 
+/// Keeps the walk times of the devices collected completely: a device that
+/// was not (a dead one costs its timeouts) says nothing about its walk, and
+/// must not move to the front with the others like it.
 fn note_durations(store: &Store, mut last: HashMap<String, u64>, devices: &[DeviceResult]) {
     for d in devices {
-        last.insert(
-            d.name.clone(),
-            u64::try_from(d.duration.as_millis()).unwrap_or(u64::MAX),
-        );
+        if d.status == Status::Ok {
+            let ms = u64::try_from(d.duration.as_millis()).unwrap_or(u64::MAX);
+            last.insert(d.name.clone(), ms);
+        } else {
+            last.remove(&d.name);
+        }
     }
     let path = store.root().join(DURATIONS);
     let written = path
