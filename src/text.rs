@@ -33,12 +33,3 @@ pub fn glob(pattern: &str, text: &str) -> bool {
         }
     }
 }
-
-/// A path as messages show it: absolute, so that a line read from a cron
-/// log names the file whatever the working directory was.
-pub fn shown_path(path: &std::path::Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_owned())
-        .display()
-        .to_string()
-}

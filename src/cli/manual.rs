@@ -31,7 +31,7 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn manpages(args: ManpagesArgs) -> anyhow::Result<Outcome> {
-    let shown = crate::text::shown_path(&args.dir);
+    let shown = args.dir.display();
     std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {shown}"))?;
     clap_mangen::generate_to(Cli::command(), &args.dir)
         .with_context(|| format!("writing man pages into {shown}"))?;

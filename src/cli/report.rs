@@ -9,7 +9,7 @@ use clap::Args;
 use super::output::outln;
 use super::{Context, Outcome};
 use crate::report;
-use crate::text::{plural, shown_path};
+use crate::text::plural;
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["html", "csv"]))]
@@ -30,7 +30,7 @@ pub struct ReportArgs {
 
 fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     crate::atomic::write(path, bytes, crate::atomic::Mode::Replace)
-        .with_context(|| format!("writing {}", shown_path(path)))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn run(args: ReportArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
@@ -46,12 +46,12 @@ pub fn run(args: ReportArgs, context: &Context<'_>) -> anyhow::Result<Outcome> {
     );
     if let Some(path) = &args.html {
         write(path, report::html::render(&audit).as_bytes())?;
-        outln!("report written to {} ({what})", shown_path(path));
+        outln!("report written to {} ({what})", path.display());
     }
     if let Some(path) = &args.csv {
         let bytes = report::csv::render(&audit).context("rendering the inventory as CSV")?;
         write(path, &bytes)?;
-        outln!("inventory written to {} ({items})", shown_path(path));
+        outln!("inventory written to {} ({items})", path.display());
     }
     for e in &audit.diff.errors {
         tracing::error!("Not read: {e}.");

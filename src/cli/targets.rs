@@ -169,7 +169,7 @@ pub fn run(args: TargetsArgs, context: &Context<'_>) -> anyhow::Result<Outcome> 
             eprintln!(
                 "{} written to {}",
                 crate::text::plural(found.len(), "device", "devices"),
-                crate::text::shown_path(path)
+                path.display()
             );
         }
         None => super::output::print(&text),
