@@ -99,6 +99,12 @@ fn row(cells: Vec<String>) -> Row {
     Row { class: None, cells }
 }
 
+/// A device's part of an element id: an id holds no spaces, and two
+/// devices never share one (the store's directory name has both properties).
+fn anchor(device: &str) -> String {
+    crate::snapshot::name::encode(device)
+}
+
 fn card(out: &mut String, label: &str, n: usize, warn: bool) {
     let _ = write!(
         out,
@@ -122,7 +128,7 @@ fn device_changes(out: &mut String, d: &DeviceDiff) {
     let _ = writeln!(
         out,
         "<h3 id=\"device-{}\">{}</h3>",
-        esc(&d.device),
+        anchor(&d.device),
         esc(&d.device)
     );
     for e in &d.events {
@@ -143,7 +149,7 @@ fn device_changes(out: &mut String, d: &DeviceDiff) {
     }
     table(
         out,
-        &format!("changes-{}", esc(&d.device)),
+        &format!("changes-{}", anchor(&d.device)),
         &["change", "what"],
         d.changes.iter().map(|c| {
             let (_, text) = line(c);
@@ -315,5 +321,24 @@ mod tests {
             esc("<a href='x'>&\"</a>"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn device_ids_hold_no_space_or_markup_and_stay_apart() {
+        let ids: Vec<String> = ["core sw1", "core_sw1", "a\"<b>", "r1"]
+            .iter()
+            .map(|d| anchor(d))
+            .collect();
+        assert_eq!(ids[3], "r1");
+        for id in &ids {
+            assert!(
+                id.bytes().all(|b| b.is_ascii_graphic() && !b"\"'<>&".contains(&b)),
+                "{id}"
+            );
+        }
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
     }
 }

@@ -43,6 +43,28 @@ pub struct Row {
     pub snapshot_status: Status,
 }
 
+impl Row {
+    /// The fields that hold text a device reported or a name an operator gave.
+    pub(crate) fn text_mut(&mut self) -> [&mut String; 14] {
+        [
+            &mut self.device,
+            &mut self.site,
+            &mut self.vendor,
+            &mut self.class,
+            &mut self.model,
+            &mut self.name,
+            &mut self.description,
+            &mut self.serial,
+            &mut self.serial_issue,
+            &mut self.mfg,
+            &mut self.hw_rev,
+            &mut self.fw_rev,
+            &mut self.sw_rev,
+            &mut self.path,
+        ]
+    }
+}
+
 /// Items of one vendor, model and class.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Group {
