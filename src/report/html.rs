@@ -332,7 +332,8 @@ mod tests {
         assert_eq!(ids[3], "r1");
         for id in &ids {
             assert!(
-                id.bytes().all(|b| b.is_ascii_graphic() && !b"\"'<>&".contains(&b)),
+                id.bytes()
+                    .all(|b| b.is_ascii_graphic() && !b"\"'<>&".contains(&b)),
                 "{id}"
             );
         }

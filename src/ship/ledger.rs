@@ -33,7 +33,7 @@ pub struct Shipped {
     /// the last write (NetBox: the oldest probe `time`), when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub touched: Option<DateTime<Utc>>,
-    /// The device directory's modification time (ns since the epoch) when
+    /// The device directory's status-change time (ns since the epoch) when
     /// it was last listed and left nothing to ship: while the directory
     /// still has that time, it holds nothing new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -292,7 +292,7 @@ impl Ledger {
 }
 
 impl Ledger {
-    /// Notes that `device`'s directory, at modification time `listed`, had
+    /// Notes that `device`'s directory, at status-change time `listed`, had
     /// nothing left to ship (nothing is written when that is known already).
     pub fn note_listed(&mut self, device: &str, listed: u64) -> Result<(), LedgerError> {
         let Some(previous) = self.get(device) else {

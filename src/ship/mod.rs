@@ -474,6 +474,7 @@ async fn ship_device<D: Destination>(
     // Read before listing: a snapshot written after this moves the time.
     let changed = store.settled_change(device, SETTLED);
     if changed.is_some() && ledger_of(ledger).get(device).and_then(|s| s.listed) == changed {
+        tracing::debug!(device = %device, "Directory unchanged since it last left nothing to ship; not listed.");
         return report;
     }
     let entries = match store.list(device) {

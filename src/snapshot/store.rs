@@ -413,16 +413,29 @@ impl Store {
     /// and only once that is `settle` in the past: a directory changed more
     /// recently may change again within the same tick of the file system's
     /// clock without its time moving, so its time cannot vouch for it yet.
+    ///
+    /// The status-change time is read, not the modification time: copying
+    /// tools (`rsync -a`, `cp -a`, `tar x`) set a directory's modification
+    /// time back to the source's after adding files, while no one can set
+    /// the status-change time, and setting the other times moves it too.
     pub fn settled_change(&self, device: &str, settle: std::time::Duration) -> Option<u64> {
-        let changed = std::fs::metadata(self.device_dir(device))
-            .ok()?
-            .modified()
-            .ok()?;
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(self.device_dir(device)).ok()?;
+        let secs = u64::try_from(meta.ctime()).ok()?;
+        let nanos = u32::try_from(meta.ctime_nsec()).ok()?;
+        let changed = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
         let age = std::time::SystemTime::now().duration_since(changed).ok()?;
         (age >= settle)
-            .then(|| changed.duration_since(std::time::UNIX_EPOCH).ok())
+            .then(|| {
+                u64::try_from(
+                    changed
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .ok()?
+                        .as_nanos(),
+                )
+                .ok()
+            })
             .flatten()
-            .and_then(|d| u64::try_from(d.as_nanos()).ok())
     }
 
     /// A device's snapshots, oldest first.

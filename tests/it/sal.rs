@@ -487,39 +487,46 @@ fn an_item_removed_and_restored_within_a_second_ships_without_error() {
 }
 
 /// Sets a directory's modification time.
-fn set_mtime(dir: &Path, at: std::time::SystemTime) {
-    std::fs::File::open(dir).unwrap().set_modified(at).unwrap();
-}
-
-/// A ship with nothing new does not list a device directory whose time has
-/// not moved since a listing left nothing to ship; one whose time moved, or
-/// changed too recently for its time to vouch for it, is listed again.
+/// A ship with nothing new does not list a device directory whose
+/// status-change time has not moved since a listing left nothing to ship.
+/// A snapshot copied in as `rsync -a` copies it (the directory's
+/// modification time set back to the source's) is found all the same, and
+/// so is one written a moment ago.
 #[test]
 fn an_unchanged_device_directory_is_not_listed_again() {
     let sal = SalServer::start(&[KEY]);
     let work = tempfile::tempdir().unwrap();
     let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
     let dir = store.device_dir("sw1");
-    let ago = |s: u64| std::time::SystemTime::now() - std::time::Duration::from_secs(s);
-    snapshot_at(&store, "sw1", "2026-12-01T20:00:00Z", &optic_items(true));
-    let settled = ago(60);
-    set_mtime(&dir, settled);
+    // Longer than ship's settling time, so the directory's time vouches for it.
+    let settle = || std::thread::sleep(std::time::Duration::from_millis(2100));
     let shipped = |n: usize| {
-        let run = ship(work.path(), &sal.url, KEY);
+        let run = Invmon::new(work.path())
+            .args(["ship", "--to", "sal", "--snapshots", "snapshots"])
+            .args(["--log-level", "DEBUG"])
+            .env("SAL_URL", &sal.url)
+            .env("SAL_KEY", KEY)
+            .run();
         assert_eq!(run.code, Some(0), "{}", run.all());
         assert_eq!(sal.accepted().len(), n, "{}", run.all());
+        run.all().contains("not listed")
     };
-    shipped(1);
-    // Slipped in without moving the directory's time (no writer does that):
-    // the directory is taken at its word and not listed.
+    snapshot_at(&store, "sw1", "2026-12-01T20:00:00Z", &optic_items(true));
+    settle();
+    assert!(!shipped(1));
+    assert!(shipped(1), "an unchanged directory is taken at its word");
+
+    let copied_from = std::fs::metadata(&dir).unwrap().modified().unwrap();
     snapshot_at(&store, "sw1", "2026-12-01T21:00:00Z", &optic_items(false));
-    set_mtime(&dir, settled);
-    shipped(1);
-    set_mtime(&dir, ago(30));
-    shipped(2);
-    // Changed a moment ago: its time cannot vouch for it yet.
+    std::fs::File::open(&dir)
+        .unwrap()
+        .set_modified(copied_from)
+        .unwrap();
+    settle();
+    assert!(!shipped(2), "a copied-in snapshot is listed");
+
     snapshot_at(&store, "sw1", "2026-12-01T22:00:00Z", &optic_items(true));
-    shipped(3);
+    assert!(!shipped(3), "a snapshot written a moment ago is listed");
 }
 
 /// A device collected twice in one second before dates had milliseconds:
