@@ -70,16 +70,51 @@ impl Planned {
             list,
         })
     }
+
+    /// The device listed again, its window where the sketch placed it: a
+    /// snapshot collected since does not move the window's end, and one
+    /// pruned since is an error, not a quietly different comparison.
+    fn again(store: &Store, sketch: &Sketch) -> Result<Planned, StoreError> {
+        let list = store.list(&sketch.device)?;
+        let find = |chosen: &Option<Entry>| {
+            chosen
+                .as_ref()
+                .map(|c| {
+                    list.iter()
+                        .position(|e| e.path == c.path)
+                        .ok_or_else(|| StoreError::Vanished {
+                            path: c.path.clone(),
+                        })
+                })
+                .transpose()
+        };
+        Ok(Planned {
+            from: find(&sketch.from)?,
+            to: find(&sketch.to)?,
+            device: sketch.device.clone(),
+            list,
+        })
+    }
 }
 
-/// What placing the window across the store needs of a device: the times
-/// the selectors pick, not its listing. A month of hourly snapshots of a
-/// thousand devices is 720,000 entries; each device is listed again when it
-/// is compared, so only the devices being compared hold theirs.
+/// What placing the window across the store needs of a device: the
+/// snapshots the selectors pick, not its listing. A month of hourly
+/// snapshots of a thousand devices is 720,000 entries; each device is
+/// listed again when it is compared, so only the devices being compared
+/// hold theirs.
 struct Sketch {
     device: String,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<Entry>,
+    to: Option<Entry>,
+}
+
+/// The window placed across the store, before any device is compared.
+struct Placed {
+    sketches: Vec<Sketch>,
+    start: Start,
+    window_saw_collections: bool,
+    /// Devices that could not be listed.
+    errors: Vec<String>,
 }
 
 fn position(
@@ -188,13 +223,17 @@ fn resolve(
 
 /// Every device in the store, each as of the window's two ends.
 pub fn all(store: &Store, window: &Window) -> Result<Report, StoreError> {
+    Ok(compare_placed(store, window, place(store, window)?))
+}
+
+fn place(store: &Store, window: &Window) -> Result<Placed, StoreError> {
     let devices = store.devices()?;
     let sketches: Vec<Result<Sketch, StoreError>> =
         crate::pool::map(&devices, crate::pool::cpus(), |device| {
             let p = Planned::new(store, device, window)?;
             Ok(Sketch {
-                from: p.from.map(|i| p.list[i].taken),
-                to: p.to.map(|i| p.list[i].taken),
+                from: p.from.map(|i| p.list[i].clone()),
+                to: p.to.map(|i| p.list[i].clone()),
                 device: p.device,
             })
         });
@@ -206,25 +245,34 @@ pub fn all(store: &Store, window: &Window) -> Result<Report, StoreError> {
     let start = match &window.from {
         Selector::Latest(_) => sketches
             .iter()
-            .filter_map(|s| s.from)
+            .filter_map(|s| s.from.as_ref().map(|e| e.taken))
             .max()
             .map_or(Start::Before, Start::At),
         other => Start::Selector(other.clone()),
     };
     let window_saw_collections = sketches
         .iter()
-        .any(|s| s.to.is_some_and(|t| start.is_after(t)));
+        .any(|s| s.to.as_ref().is_some_and(|e| start.is_after(e.taken)));
+    Ok(Placed {
+        sketches,
+        start,
+        window_saw_collections,
+        errors,
+    })
+}
+
+fn compare_placed(store: &Store, window: &Window, placed: Placed) -> Report {
     let mut report = super::compare_streaming(
-        &sketches,
+        &placed.sketches,
         |s| {
             let mut problems = Vec::new();
-            let planned = Planned::new(store, &s.device, window)?;
+            let planned = Planned::again(store, s)?;
             let pair = resolve(
                 store,
                 &planned,
                 window,
-                &start,
-                window_saw_collections,
+                &placed.start,
+                placed.window_saw_collections,
                 &mut problems,
             )?;
             Ok((pair, problems))
@@ -232,8 +280,8 @@ pub fn all(store: &Store, window: &Window) -> Result<Report, StoreError> {
         &window.from_label,
         &window.to_label,
     );
-    report.errors.splice(0..0, errors);
-    Ok(report)
+    report.errors.splice(0..0, placed.errors);
+    report
 }
 
 /// One device; selectors that point before its first snapshot or past its
@@ -297,4 +345,75 @@ pub fn files(store: &Store, a: &Path, b: &Path) -> Result<Report, StoreError> {
         &b.display().to_string(),
         Vec::new(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Device, Outcome, Snapshot};
+
+    fn write(store: &Store, device: &str, hour: u32) -> std::path::PathBuf {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+            .and_utc();
+        let device = Device {
+            name: device.into(),
+            ..Device::default()
+        };
+        let outcome = Outcome {
+            status: Status::Ok,
+            reason: None,
+            duration_ms: 0,
+        };
+        store
+            .write(&mut Snapshot::new(at, device, outcome, Default::default()))
+            .unwrap()
+    }
+
+    /// A collect or prune landing between placing the window and comparing
+    /// a device neither shifts that device's window nor goes unsaid.
+    #[test]
+    fn a_device_is_compared_where_the_window_was_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for device in ["a", "b"] {
+            write(&store, device, 1);
+        }
+        let b_from = write(&store, "b", 2);
+        let window = Window {
+            from: Selector::Latest(1),
+            to: Selector::Latest(0),
+            skip_failed: false,
+            from_label: "from".into(),
+            to_label: "to".into(),
+        };
+        let placed = place(&store, &window).unwrap();
+        write(&store, "a", 3);
+        std::fs::remove_file(&b_from).unwrap();
+
+        let report = compare_placed(&store, &window, placed);
+        let a = report.devices.iter().find(|d| d.device == "a").unwrap();
+        // As placed, `a` was not collected after the window's start (b's
+        // hour 1); its hour 3 came later and is not compared.
+        assert!(
+            matches!(a.events[..], [DeviceEvent::Missing { .. }]),
+            "{a:?}"
+        );
+        assert!(
+            [&a.from, &a.to]
+                .into_iter()
+                .flatten()
+                .all(|r| r.collected_at.format("%H").to_string() == "01"),
+            "{a:?}"
+        );
+        assert!(report.devices.iter().all(|d| d.device != "b"));
+        assert_eq!(report.errors.len(), 1, "{:?}", report.errors);
+        assert!(
+            report.errors[0].contains("removed while the store was being compared"),
+            "{:?}",
+            report.errors
+        );
+    }
 }

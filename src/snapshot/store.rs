@@ -53,6 +53,10 @@ pub enum StoreError {
         found: String,
         expected: String,
     },
+    #[error(
+        "{path}: removed while the store was being compared (a prune at the same time?); compare again"
+    )]
+    Vanished { path: PathBuf },
     #[error("{path}: no free snapshot name for {device:?}")]
     NoFreeName { path: PathBuf, device: String },
     #[error("{path}: refused: {why}")]
