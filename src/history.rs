@@ -105,13 +105,14 @@ fn position(item: &crate::inventory::Item) -> String {
 }
 
 /// What the index keeps of one snapshot file: enough to tell every part's
-/// life without reading the file again, and the file's size and time so
-/// that a file that changed is read again.
+/// life without reading the file again, and the file's size and
+/// status-change time so that a file that changed is read again (its
+/// modification time could have been set back by the tool that copied it).
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 struct Indexed {
     file: String,
     size: u64,
-    modified_ns: u128,
+    changed_ns: u128,
     at: DateTime<Utc>,
     status: Status,
     reason: Option<String>,
@@ -126,7 +127,7 @@ type Found = (String, String, String, String);
 const INDEX: &str = ".index/history-1";
 
 /// A device's index: beside the store, rebuilt where missing or stale,
-/// never trusted over the snapshots (a file whose size or time differs is
+/// never trusted over the snapshots (a file whose size or ctime differs is
 /// read again; with an allowed_signers file, every file is read and verified).
 fn device_seen(
     store: &Store,
@@ -164,13 +165,14 @@ fn device_seen(
             .unwrap_or_default();
         let meta = std::fs::metadata(&entry.path).ok();
         let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
-        let modified_ns = meta
-            .and_then(|m| m.modified().ok())
+        let changed_ns = meta
+            .as_ref()
+            .and_then(crate::snapshot::store::status_changed)
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
         if let Some((e, parts)) = known.get(file.as_str())
             && e.size == size
-            && e.modified_ns == modified_ns
+            && e.changed_ns == changed_ns
         {
             entries.push((
                 Indexed {
@@ -198,7 +200,7 @@ fn device_seen(
                 let indexed = Indexed {
                     file,
                     size,
-                    modified_ns,
+                    changed_ns,
                     at: s.collected_at,
                     status: s.status,
                     reason: s.reason,

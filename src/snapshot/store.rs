@@ -423,23 +423,13 @@ impl Store {
     /// time back to the source's after adding files, while no one can set
     /// the status-change time, and setting the other times moves it too.
     pub fn settled_change(&self, device: &str, settle: std::time::Duration) -> Option<u64> {
-        use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(self.device_dir(device)).ok()?;
-        let secs = u64::try_from(meta.ctime()).ok()?;
-        let nanos = u32::try_from(meta.ctime_nsec()).ok()?;
-        let changed = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
+        let changed = status_changed(&std::fs::metadata(self.device_dir(device)).ok()?)?;
         let age = std::time::SystemTime::now().duration_since(changed).ok()?;
-        (age >= settle)
-            .then(|| {
-                u64::try_from(
-                    changed
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .ok()?
-                        .as_nanos(),
-                )
-                .ok()
-            })
-            .flatten()
+        let ns = changed
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        (age >= settle).then(|| u64::try_from(ns).ok()).flatten()
     }
 
     /// A device's snapshots, oldest first.
@@ -802,6 +792,16 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
         .collect();
     out.sort_by_key(|e| e.taken);
     Ok(out)
+}
+
+/// When a file or directory last changed in any way (contents, entries,
+/// or its times being set): what copying tools that restore modification
+/// times cannot set back.
+pub(crate) fn status_changed(meta: &std::fs::Metadata) -> Option<std::time::SystemTime> {
+    use std::os::unix::fs::MetadataExt;
+    let secs = u64::try_from(meta.ctime()).ok()?;
+    let nanos = u32::try_from(meta.ctime_nsec()).ok()?;
+    Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
 }
 
 #[cfg(test)]
