@@ -167,9 +167,8 @@ fn device_seen(
         let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
         let changed_ns = meta
             .as_ref()
-            .and_then(crate::snapshot::store::status_changed)
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
+            .and_then(crate::snapshot::store::status_changed_ns)
+            .unwrap_or(0);
         if let Some((e, parts)) = known.get(file.as_str())
             && e.size == size
             && e.changed_ns == changed_ns

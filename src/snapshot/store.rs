@@ -423,13 +423,14 @@ impl Store {
     /// time back to the source's after adding files, while no one can set
     /// the status-change time, and setting the other times moves it too.
     pub fn settled_change(&self, device: &str, settle: std::time::Duration) -> Option<u64> {
-        let changed = status_changed(&std::fs::metadata(self.device_dir(device)).ok()?)?;
-        let age = std::time::SystemTime::now().duration_since(changed).ok()?;
-        let ns = changed
+        let changed = status_changed_ns(&std::fs::metadata(self.device_dir(device)).ok()?)?;
+        let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_nanos();
-        (age >= settle).then(|| u64::try_from(ns).ok()).flatten()
+        (now.checked_sub(changed)? >= settle.as_nanos())
+            .then(|| u64::try_from(changed).ok())
+            .flatten()
     }
 
     /// A device's snapshots, oldest first.
@@ -796,12 +797,12 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<Entry>> {
 
 /// When a file or directory last changed in any way (contents, entries,
 /// or its times being set): what copying tools that restore modification
-/// times cannot set back.
-pub(crate) fn status_changed(meta: &std::fs::Metadata) -> Option<std::time::SystemTime> {
+/// times cannot set back. Nanoseconds since the epoch.
+pub(crate) fn status_changed_ns(meta: &std::fs::Metadata) -> Option<u128> {
     use std::os::unix::fs::MetadataExt;
-    let secs = u64::try_from(meta.ctime()).ok()?;
-    let nanos = u32::try_from(meta.ctime_nsec()).ok()?;
-    Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
+    let secs = u128::try_from(meta.ctime()).ok()?;
+    let nanos = u128::try_from(meta.ctime_nsec()).ok()?;
+    Some(secs * 1_000_000_000 + nanos)
 }
 
 #[cfg(test)]
