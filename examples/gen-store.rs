@@ -62,11 +62,11 @@ fn snapshot(store: &Store, prefix: &str, device: usize, at: DateTime<Utc>, items
         ..Device::default()
     };
     let facts = BTreeMap::from([("sysUpTime".to_owned(), at.timestamp().to_string())]);
-    let checkin = checkin::build(&Collected {
+    let checkin = checkin::build(Collected {
         device: &dev,
         at,
         status: Status::Ok,
-        items,
+        items: items.to_vec(),
         notices: &[],
         facts,
         os_family: "Network",

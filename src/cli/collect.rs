@@ -166,7 +166,7 @@ pub struct CollectArgs {
         env = "SNMP_MAX_REPETITIONS",
         hide_env_values = true,
         value_name = "N",
-        default_value = "25",
+        default_value = "50",
         value_parser = config::count(1..=1000)
     )]
     snmp_max_repetitions: u32,

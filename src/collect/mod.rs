@@ -425,11 +425,12 @@ fn save(
     };
     // Millisecond precision, the same as the snapshot's file name.
     let at = Utc::now().trunc_subsecs(3);
-    let checkin = checkin::build(&Collected {
+    let items = run.items.len();
+    let checkin = checkin::build(Collected {
         device: &device,
         at,
         status: run.status,
-        items: &run.items,
+        items: run.items,
         notices: &notices,
         facts: run.facts.clone(),
         os_family: &options.os_family,
@@ -450,7 +451,7 @@ fn save(
     let mut result = DeviceResult {
         name: name.clone(),
         status: run.status,
-        items: run.items.len(),
+        items,
         duration: run.duration,
         reason: run.reason.clone(),
         snapshot: None,

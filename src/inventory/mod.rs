@@ -121,25 +121,27 @@ pub fn entity_class_name(number: i64) -> Option<&'static str> {
         .copied()
 }
 
-/// Fills `path` from `parent` links, guarding against cycles.
+/// Fills `path` from `parent` links, guarding against cycles. `node` gives
+/// an index's name and parent: looked up only for the ancestors of reported
+/// items, so a parser need not name every row of a large table.
 pub(crate) fn resolve_paths(
     items: &mut [Item],
-    names: &BTreeMap<String, (String, Option<String>)>,
+    node: impl Fn(&str) -> Option<(String, Option<String>)>,
 ) {
     for item in items.iter_mut() {
         let mut path = Vec::new();
         let mut cursor = item.parent.clone();
         while let Some(index) = cursor {
-            let Some((name, parent)) = names.get(&index) else {
+            let Some((name, parent)) = node(&index) else {
                 break;
             };
             if path.len() >= 32 {
                 break;
             }
             if !name.is_empty() {
-                path.push(name.clone());
+                path.push(name);
             }
-            cursor = parent.clone();
+            cursor = parent;
         }
         path.reverse();
         item.path = path;

@@ -91,7 +91,7 @@ pub struct Collected<'a> {
     pub device: &'a Device,
     pub at: DateTime<Utc>,
     pub status: Status,
-    pub items: &'a [Item],
+    pub items: Vec<Item>,
     pub notices: &'a [Notice],
     /// sysName, sysDescr, … and walk statistics: the inventory source's facts.
     pub facts: BTreeMap<String, String>,
@@ -173,10 +173,35 @@ fn machine_model(chassis: Option<&Item>, facts: &BTreeMap<String, String>) -> St
         )
 }
 
-pub fn build(c: &Collected<'_>) -> Checkin {
+pub fn build(c: Collected<'_>) -> Checkin {
     let now = sal_time(c.at);
     let version = env!("CARGO_PKG_VERSION").to_owned();
     let mut notices: Vec<Notice> = c.notices.to_vec();
+
+    let chassis = c
+        .items
+        .iter()
+        .find(|i| i.class == "chassis" && i.serial_issue.is_none())
+        .or_else(|| c.items.iter().find(|i| i.serial_issue.is_none()));
+    let model = truncate(&machine_model(chassis, &c.facts), 256);
+    let serial = match chassis {
+        Some(item) => sal_serial(&item.serial),
+        None => match c
+            .previous
+            .and_then(|p| p.checkin.machine.extra_data.get("serial"))
+            .and_then(Json::as_str)
+        {
+            Some(s) => s.to_owned(),
+            None => {
+                let synthetic =
+                    sal_serial(&format!("INVMON-{}", super::name::encode(&c.device.name)));
+                notices.push(Notice::warning(format!(
+                    "no chassis serial known: Sal machine serial {synthetic} stands in for it"
+                )));
+                synthetic
+            }
+        },
+    };
 
     let previous_items = c
         .previous
@@ -185,10 +210,20 @@ pub fn build(c: &Collected<'_>) -> Checkin {
 
     let mut used = HashSet::new();
     let mut managed_items = BTreeMap::new();
-    for item in c.items {
-        let key = item_key(item, &mut used);
-        let mut data = serde_json::to_value(item).unwrap_or_else(|_| Json::Object(Map::new()));
-        data["type"] = Json::from(type_name(&item.class));
+    for mut item in c.items {
+        let key = item_key(&item, &mut used);
+        let class = type_name(&item.class);
+        // The view is moved into the data rather than copied string by
+        // string: it is most of an item. Its key keeps its place (the last
+        // field) in the serialized order.
+        let view = std::mem::take(&mut item.ent_physical);
+        let mut data = serde_json::to_value(&item).unwrap_or_else(|_| Json::Object(Map::new()));
+        data["entPhysical"] = Json::Object(
+            view.into_iter()
+                .map(|(k, v)| (k, Json::String(v)))
+                .collect(),
+        );
+        data["type"] = Json::from(class);
         // An item already present keeps the date it was first seen; one that
         // comes back gets a date after the one it was found gone.
         let before = previous_items.and_then(|m| m.get(&key));
@@ -225,30 +260,6 @@ pub fn build(c: &Collected<'_>) -> Checkin {
         }
     }
 
-    let chassis = c
-        .items
-        .iter()
-        .find(|i| i.class == "chassis" && i.serial_issue.is_none())
-        .or_else(|| c.items.iter().find(|i| i.serial_issue.is_none()));
-    let serial = match chassis {
-        Some(item) => sal_serial(&item.serial),
-        None => match c
-            .previous
-            .and_then(|p| p.checkin.machine.extra_data.get("serial"))
-            .and_then(Json::as_str)
-        {
-            Some(s) => s.to_owned(),
-            None => {
-                let synthetic =
-                    sal_serial(&format!("INVMON-{}", super::name::encode(&c.device.name)));
-                notices.push(Notice::warning(format!(
-                    "no chassis serial known: Sal machine serial {synthetic} stands in for it"
-                )));
-                synthetic
-            }
-        },
-    };
-
     let mut machine_extra = Map::new();
     machine_extra.insert("serial".into(), serial.into());
     let hostname = c
@@ -266,10 +277,7 @@ pub fn build(c: &Collected<'_>) -> Checkin {
     if !os.is_empty() {
         machine_extra.insert("operating_system".into(), os.into());
     }
-    machine_extra.insert(
-        "machine_model".into(),
-        truncate(&machine_model(chassis, &c.facts), 256).into(),
-    );
+    machine_extra.insert("machine_model".into(), model.into());
 
     let mut sal_extra = Map::new();
     sal_extra.insert("sal_version".into(), format!("invmon {version}").into());
@@ -342,18 +350,39 @@ mod tests {
             name: "r1".into(),
             ..Device::default()
         };
-        build(&Collected {
+        build(Collected {
             device: &device,
             at: DateTime::parse_from_rfc3339(at)
                 .unwrap()
                 .with_timezone(&Utc),
             status,
-            items,
+            items: items.to_vec(),
             notices: &[],
             facts: BTreeMap::from([("sysName".into(), "r1.example".into())]),
             os_family: "Network",
             previous,
         })
+    }
+
+    /// The data kept for an item is the item as it serializes, key order
+    /// included, with its Sal type added last.
+    #[test]
+    fn an_items_data_is_the_item_as_serialized_with_its_type() {
+        let mut psu = item("PSU00001", "powerSupply");
+        psu.parent = Some("1".into());
+        psu.path = vec!["Chassis".into()];
+        psu.ent_physical = BTreeMap::from([
+            ("entPhysicalSerialNum".into(), "PSU00001".into()),
+            ("entPhysicalName".into(), "PSU 1".into()),
+        ]);
+        let checkin = run(&[psu.clone()], Status::Ok, None, "2026-11-01T00:00:00Z");
+        let data = &checkin.sources[INVENTORY_SOURCE].managed_items["PSU00001"].data;
+        let mut expected = serde_json::to_value(&psu).unwrap();
+        expected["type"] = "PowerSupply".into();
+        assert_eq!(
+            serde_json::to_string(data).unwrap(),
+            serde_json::to_string(&expected).unwrap()
+        );
     }
 
     #[test]

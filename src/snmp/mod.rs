@@ -103,16 +103,17 @@ pub enum SnmpError {
     Protocol(String),
     #[error("agent returned error-status {status} ({}) at varbind {index}", status_name(*.status))]
     Agent { status: u32, index: u32 },
+    // OIDs boxed: they are kept inline, and an error is passed up many frames.
     #[error(
         "agent returned non-increasing OIDs ({got} after {previous}); walk stopped to avoid a loop"
     )]
-    NonIncreasing { previous: Oid, got: Oid },
+    NonIncreasing { previous: Box<Oid>, got: Box<Oid> },
     #[error("agent sent a value the decoder cannot read after {after}; walk stopped")]
-    Undecodable { after: Oid },
+    Undecodable { after: Box<Oid> },
     #[error("walk of {subtree} exceeded {limit} rows; stopped as endless")]
-    TooManyRows { subtree: Oid, limit: usize },
+    TooManyRows { subtree: Box<Oid>, limit: usize },
     #[error("walk of {subtree} took more than {limit} requests; stopped")]
-    TooManyRequests { subtree: Oid, limit: usize },
+    TooManyRequests { subtree: Box<Oid>, limit: usize },
 }
 
 impl SnmpError {

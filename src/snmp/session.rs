@@ -200,7 +200,9 @@ impl Snmp2Session {
                             Op::Get(oids) => oids[response.varbinds.len()].clone(),
                             Op::GetNext(oid) | Op::GetBulk(oid, _) => oid.clone(),
                         };
-                        return Err(SnmpError::Undecodable { after });
+                        return Err(SnmpError::Undecodable {
+                            after: Box::new(after),
+                        });
                     }
                     return Ok(response);
                 }
@@ -257,23 +259,28 @@ pub(crate) fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
             .ok_or_else(|| SnmpError::Protocol("undecodable OID in response".into()))?;
         let reply = match value {
             snmp2::Value::Integer(v) => Reply::Value(Value::Integer(v)),
-            snmp2::Value::OctetString(b) => Reply::Value(Value::OctetString(b.to_vec())),
+            snmp2::Value::OctetString(b) => Reply::Value(Value::OctetString(b.into())),
             snmp2::Value::ObjectIdentifier(o) => Reply::Value(Value::ObjectIdentifier(
-                Oid::from_ber(o.as_bytes())
-                    .ok_or_else(|| SnmpError::Undecodable { after: oid.clone() })?,
+                Oid::from_ber(o.as_bytes()).ok_or_else(|| SnmpError::Undecodable {
+                    after: Box::new(oid.clone()),
+                })?,
             )),
             snmp2::Value::IpAddress(a) => Reply::Value(Value::IpAddress(a)),
             snmp2::Value::Counter32(v) => Reply::Value(Value::Counter32(v)),
             snmp2::Value::Unsigned32(v) => Reply::Value(Value::Gauge32(v)),
             snmp2::Value::Timeticks(v) => Reply::Value(Value::TimeTicks(v)),
-            snmp2::Value::Opaque(b) => Reply::Value(Value::Opaque(b.to_vec())),
+            snmp2::Value::Opaque(b) => Reply::Value(Value::Opaque(b.into())),
             snmp2::Value::Counter64(v) => Reply::Value(Value::Counter64(v)),
             snmp2::Value::Null => Reply::Value(Value::Null),
             snmp2::Value::Boolean(b) => Reply::Value(Value::Integer(i64::from(b))),
             snmp2::Value::EndOfMibView => Reply::EndOfMibView,
             snmp2::Value::NoSuchObject => Reply::NoSuchObject,
             snmp2::Value::NoSuchInstance => Reply::NoSuchInstance,
-            _ => return Err(SnmpError::Undecodable { after: oid }),
+            _ => {
+                return Err(SnmpError::Undecodable {
+                    after: Box::new(oid),
+                });
+            }
         };
         varbinds.push(VarBind { oid, reply });
     }

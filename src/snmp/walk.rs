@@ -4,8 +4,8 @@
 //! GETBULK sizing adapts per device: max-repetitions halves on tooBig (and
 //! a limit below the failed size is learned, so it is not probed again) and
 //! once per subtree on a timeout (large answers are what links and agents
-//! drop), and doubles after each full answer, never above the setting or the
-//! learned limit. Every OID must be greater than the one before it, so a walk that
+//! drop; a size unanswered twice is learned as a limit too), and doubles
+//! after each full answer, never above the setting or the learned limit. Every OID must be greater than the one before it, so a walk that
 //! loops back to any earlier OID stops at once; rows and requests per
 //! subtree are capped besides.
 
@@ -20,6 +20,8 @@ pub struct Walker {
     pub max_repetitions: u32,
     /// The largest size not known to fail on this device.
     limit: u32,
+    /// The size of the last GETBULK that went unanswered.
+    timed_out_at: Option<u32>,
     /// Upper bound on rows per subtree: protection against endless walks.
     pub max_rows: usize,
     bulk: bool,
@@ -34,6 +36,7 @@ impl Walker {
         Self {
             max_repetitions: max_repetitions.max(1),
             limit: max_repetitions.max(1),
+            timed_out_at: None,
             max_rows,
             bulk: true,
             bulk_proven: false,
@@ -59,8 +62,16 @@ impl Walker {
         subtree: &Oid,
         out: &mut Walk,
     ) -> Result<usize, SnmpError> {
-        // Gathered apart and merged once: subtrees are not walked in OID
-        // order, and inserting each row into the middle would move the rest.
+        // A subtree after every row so far (the common case) is walked
+        // straight into the walk. Subtrees are not all walked in OID order,
+        // though: another is gathered apart and merged once, since inserting
+        // each row into the middle would move the rest.
+        if out.ends_before(subtree) {
+            let mut rows = std::mem::take(out).into_rows();
+            let result = self.walk_into(session, subtree, &mut rows).await;
+            *out = Walk::from_sorted(rows);
+            return result;
+        }
         let mut rows = Vec::new();
         let result = self.walk_into(session, subtree, &mut rows).await;
         out.extend_sorted(rows);
@@ -83,7 +94,7 @@ impl Walker {
             requests += 1;
             if requests > max_requests {
                 return Err(SnmpError::TooManyRequests {
-                    subtree: subtree.clone(),
+                    subtree: Box::new(subtree.clone()),
                     limit: max_requests,
                 });
             }
@@ -124,7 +135,14 @@ impl Walker {
                     Err(SnmpError::Timeout(_)) if asked > 1 && !shrunk_on_timeout => {
                         // Once per subtree, so that a device gone dead costs one
                         // more round of retries, not one per halving.
-                        // A loss is no limit: the size grows back on success.
+                        // One loss is no limit: the size grows back on
+                        // success. The same size unanswered again is what
+                        // the path drops (a large answer in IP fragments
+                        // through a firewall): learned, as tooBig is.
+                        if self.timed_out_at.is_some_and(|size| size <= asked) {
+                            self.limit = (asked * 3 / 4).max(1);
+                        }
+                        self.timed_out_at = Some(asked);
                         shrunk_on_timeout = true;
                         self.max_repetitions = asked / 2;
                         continue;
@@ -153,7 +171,9 @@ impl Walker {
             };
             if response.varbinds.is_empty() {
                 // snmp2 stops decoding at the first value it cannot read.
-                return Err(SnmpError::Undecodable { after: cursor });
+                return Err(SnmpError::Undecodable {
+                    after: Box::new(cursor),
+                });
             }
             // The OID to go on from is the last row kept, borrowed rather
             // than copied per row; a varbind without a value moves it too.
@@ -168,8 +188,8 @@ impl Walker {
                 };
                 if vb.oid <= *previous {
                     return Err(SnmpError::NonIncreasing {
-                        previous: previous.clone(),
-                        got: vb.oid,
+                        previous: Box::new(previous.clone()),
+                        got: Box::new(vb.oid),
                     });
                 }
                 if let Reply::Value(v) = vb.reply {
@@ -183,7 +203,7 @@ impl Walker {
                 }
                 if rows > self.max_rows {
                     return Err(SnmpError::TooManyRows {
-                        subtree: subtree.clone(),
+                        subtree: Box::new(subtree.clone()),
                         limit: self.max_rows,
                     });
                 }
@@ -275,7 +295,7 @@ mod tests {
         assert_eq!(
             r.unwrap_err(),
             SnmpError::Undecodable {
-                after: "1.3.6.1.2.1".parse().unwrap()
+                after: Box::new("1.3.6.1.2.1".parse().unwrap())
             }
         );
     }
@@ -349,6 +369,50 @@ mod tests {
         let (r, _, out) = run(vec![rows(1, 10), timeout(), timeout()]);
         assert!(matches!(r, Err(SnmpError::Timeout(_))), "{r:?}");
         assert_eq!(out.len(), 10);
+    }
+
+    #[test]
+    fn a_size_unanswered_twice_becomes_the_limit() {
+        let timeout = || Err(SnmpError::Timeout(std::time::Duration::from_secs(1)));
+        let under = |tree: u32, from: u32, n: u32, end: bool| {
+            let mut vbs: Vec<_> = (from..from + n)
+                .map(|i| vb(&format!("1.3.6.1.{tree}.{i}"), 1))
+                .collect();
+            if end {
+                vbs.push(vb("1.3.6.1.9", 1));
+            }
+            resp(vbs)
+        };
+        let mut walker = Walker::new(10, 1000);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let walk = |walker: &mut Walker, tree: u32, script| {
+            rt.block_on(walker.walk(
+                &mut Scripted(script),
+                &format!("1.3.6.1.{tree}").parse().unwrap(),
+                &mut Walk::new(),
+            ))
+        };
+        // 10 unanswered once: halved, and back to 10 after a full answer.
+        let first = vec![
+            under(2, 1, 10, false),
+            timeout(),
+            under(2, 11, 5, false),
+            under(2, 16, 1, true),
+        ];
+        assert_eq!(walk(&mut walker, 2, first.into()).unwrap(), 16);
+        assert_eq!(walker.max_repetitions, 10);
+        // Unanswered again in the next table: 7 is the most it asks from now on.
+        let second = vec![
+            timeout(),
+            under(4, 1, 5, false),
+            under(4, 6, 7, false),
+            under(4, 13, 1, true),
+        ];
+        assert_eq!(walk(&mut walker, 4, second.into()).unwrap(), 13);
+        assert_eq!(walker.max_repetitions, 7);
     }
 
     #[test]

@@ -89,6 +89,23 @@ impl Walk {
         }
     }
 
+    /// True when every row here comes before `oid`: rows from it on can be
+    /// appended as they come.
+    pub fn ends_before(&self, oid: &Oid) -> bool {
+        self.rows.last().is_none_or(|(last, _)| last < oid)
+    }
+
+    pub fn into_rows(self) -> Vec<(Oid, Value)> {
+        self.rows
+    }
+
+    /// A walk of rows already strictly increasing (the walker checks each
+    /// answer's OIDs as they come).
+    pub fn from_sorted(rows: Vec<(Oid, Value)>) -> Self {
+        debug_assert!(rows.is_sorted_by(|a, b| a.0 < b.0));
+        Self { rows }
+    }
+
     /// Adds rows already in increasing order (one subtree's walk): appended
     /// when they come after every row here, else merged in one pass (a new
     /// value replaces an old one at the same OID).

@@ -169,7 +169,7 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
             Err(_) if variation.is_some() => 0,
             Err(_) => return Err(invalid("INTEGER")),
         }),
-        "4" => Value::OctetString(octets()?),
+        "4" => Value::OctetString(octets()?.into()),
         "5" => Value::Null,
         "6" => Value::ObjectIdentifier(text.parse()?),
         "64" => {
@@ -186,7 +186,7 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
         "65" => Value::Counter32(u32_of("Counter32")?),
         "66" => Value::Gauge32(u32_of("Gauge32")?),
         "67" => Value::TimeTicks(u32_of("TimeTicks")?),
-        "68" => Value::Opaque(octets()?),
+        "68" => Value::Opaque(octets()?.into()),
         "70" => Value::Counter64(num("Counter64")?),
         other => return Err(LineError::Tag(other.to_owned())),
     })
@@ -292,7 +292,7 @@ mod tests {
     fn escaped_values_as_snmpsim_writes_them() {
         let walk = parse("1.3.6.1.2.1.1.1.0|4e|a\\nb\\x00\\\\c\\'\n", "t").unwrap();
         let value = walk.get(&"1.3.6.1.2.1.1.1.0".parse().unwrap()).unwrap();
-        assert_eq!(value, &Value::OctetString(b"a\nb\0\\c'".to_vec()));
+        assert_eq!(value, &Value::OctetString(b"a\nb\0\\c'"[..].into()));
         assert!(parse("1.3.6.1.2.1.1.1.0|4e|bad\\q\n", "t").is_err());
         assert!(parse("1.3.6.1.2.1.1.1.0|4e|cut\\x4\n", "t").is_err());
     }

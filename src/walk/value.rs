@@ -1,22 +1,28 @@
 //! Owned SNMP values, independent of any client library's borrowed types.
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use super::oid::Oid;
+
+/// The bytes of an OCTET STRING. Serials, revisions, short names and empty
+/// cells (most of an inventory walk) fit inline, in no more room than a
+/// `Vec` takes: decoding them allocates nothing.
+pub type Octets = SmallVec<[u8; 16]>;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Value {
     Integer(i64),
     #[serde(with = "hex_bytes")]
-    OctetString(Vec<u8>),
+    OctetString(Octets),
     ObjectIdentifier(Oid),
     IpAddress([u8; 4]),
     Counter32(u32),
     Gauge32(u32),
     TimeTicks(u32),
     #[serde(with = "hex_bytes")]
-    Opaque(Vec<u8>),
+    Opaque(Octets),
     Counter64(u64),
     Null,
 }
@@ -97,9 +103,11 @@ mod hex_bytes {
         s.serialize_str(&super::hex(bytes))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<super::Octets, D::Error> {
         let text = String::deserialize(d)?;
-        super::unhex(&text).ok_or_else(|| serde::de::Error::custom("invalid hex octets"))
+        super::unhex(&text)
+            .map(super::Octets::from_vec)
+            .ok_or_else(|| serde::de::Error::custom("invalid hex octets"))
     }
 }
 
@@ -109,7 +117,7 @@ mod tests {
 
     #[test]
     fn text_policy() {
-        let v = |b: &[u8]| Value::OctetString(b.to_vec());
+        let v = |b: &[u8]| Value::OctetString(b.into());
         assert_eq!(v(b"FOC1234\0\0").text().as_deref(), Some("FOC1234"));
         assert_eq!(v(b"\0\0\0\0").text().as_deref(), Some(""));
         assert_eq!(v(&[0x00, 0x1b, 0x54, 0xaa, 0x00, 0x01]).text(), None);

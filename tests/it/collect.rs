@@ -293,7 +293,7 @@ fn cron_runs_leave_their_summary_and_version_fallbacks_in_all_log() {
     assert_eq!(debug.code, Some(0), "{}", debug.all());
     let log = std::fs::read_to_string(work.path().join("logs/all.log")).unwrap();
     assert!(
-        log.contains("SNMP GETBULK 1.3.6.1.2.1.47.1.1.1.1 x25"),
+        log.contains("SNMP GETBULK 1.3.6.1.2.1.47.1.1.1.1 x50"),
         "DEBUG shows each request: {log}"
     );
 }

@@ -55,11 +55,11 @@ fn write(
         Status::Ok => vec![],
         _ => vec![invmon::inventory::Notice::error("no answer within 1s")],
     };
-    let checkin = checkin::build(&Collected {
+    let checkin = checkin::build(Collected {
         device: &dev,
         at: at(when),
         status,
-        items,
+        items: items.to_vec(),
         notices: &notices,
         facts: facts
             .iter()

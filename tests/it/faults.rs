@@ -303,7 +303,7 @@ fn a_simulated_fleet_behaves_as_its_fleet_file_says() {
     );
     assert_eq!(fact("plain", "walk_timeouts"), 0.0);
     assert!(
-        fact("small", "walk_max_repetitions") < 25.0,
+        fact("small", "walk_max_repetitions") < 50.0,
         "tooBig shrank GETBULK"
     );
     assert!(

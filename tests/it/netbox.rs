@@ -588,11 +588,11 @@ fn ship_killed_mid_apply_reruns_to_exactly_the_clean_result() {
             ..Default::default()
         };
         let items = big_items(variant);
-        let checkin = invmon::snapshot::checkin::build(&invmon::snapshot::checkin::Collected {
+        let checkin = invmon::snapshot::checkin::build(invmon::snapshot::checkin::Collected {
             device: &device,
             at,
             status: invmon::snapshot::Status::Ok,
-            items: &items,
+            items: items.clone(),
             notices: &[],
             facts: Default::default(),
             os_family: "Network",
@@ -701,11 +701,11 @@ fn store_with(
         };
         let (previous, _) = store.latest_ok(&device.name);
         let items = items(k);
-        let checkin = invmon::snapshot::checkin::build(&invmon::snapshot::checkin::Collected {
+        let checkin = invmon::snapshot::checkin::build(invmon::snapshot::checkin::Collected {
             device: &device,
             at: *at,
             status: invmon::snapshot::Status::Ok,
-            items: &items,
+            items: items.clone(),
             notices: &[],
             facts: Default::default(),
             os_family: "Linux",

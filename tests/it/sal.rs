@@ -355,11 +355,11 @@ fn oversized_checkin_is_trimmed_below_five_mib() {
         ..Device::default()
     };
     let at = chrono::Utc::now();
-    let checkin = checkin::build(&Collected {
+    let checkin = checkin::build(Collected {
         device: &device,
         at,
         status: Status::Ok,
-        items: &items,
+        items: items.clone(),
         notices: &[],
         facts: Default::default(),
         os_family: "Network",
@@ -414,11 +414,11 @@ fn snapshot_at(
         ..Device::default()
     };
     let (previous, _) = store.latest_ok(&device.name);
-    let checkin = checkin::build(&Collected {
+    let checkin = checkin::build(Collected {
         device: &device,
         at,
         status: Status::Ok,
-        items,
+        items: items.to_vec(),
         notices: &[],
         facts: [(
             "sysDescr".to_owned(),

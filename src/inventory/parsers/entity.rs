@@ -1,11 +1,11 @@
 //! ENTITY-MIB (RFC 6933) entPhysicalTable: one item per physical entity.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{int, serial_of, text};
 use crate::inventory::{Item, Notice, Parsed, entity_class_name, resolve_paths};
 use crate::walk::oid::oid;
-use crate::walk::{Walk, index_text};
+use crate::walk::{Row, Walk, index_text};
 
 pub const ENTRY: &str = "1.3.6.1.2.1.47.1.1.1.1";
 pub const TABLE: (&str, &str) = ("ENTITY-MIB entPhysicalTable", ENTRY);
@@ -38,20 +38,22 @@ pub fn has_serial(walk: &Walk) -> bool {
 pub fn parse(walk: &Walk) -> Parsed {
     let table = walk.table(&oid(ENTRY));
     let mut parsed = Parsed::default();
-    let mut names = BTreeMap::new();
+    // Rows without a serial are not reported (sensors, ports, empty slots:
+    // most rows of a large chassis), but their names may be on a reported
+    // part's path: looked up by entPhysicalIndex when one is.
+    let mut rows = HashMap::new();
     let mut any_serial_column = false;
     for (index, row) in &table {
-        let index = index_text(index);
-        let parent = int(row, 4).filter(|&p| p > 0).map(|p| p.to_string());
+        if let [single] = index {
+            rows.insert(*single, row);
+        }
         any_serial_column |= row.has(11);
         let serial = serial_of(row.get(11));
         if serial.is_empty() {
-            // Not reported (sensors, ports, empty slots: most rows of a large
-            // chassis), but its name may be on a reported part's path.
-            names.insert(index, (text(row, 7), parent));
             continue;
         }
-        names.insert(index.clone(), (text(row, 7), parent.clone()));
+        let index = index_text(index);
+        let parent = parent_of(row);
         // The seed shows a missing class column as "" and an unknown number as "-".
         let class_number = int(row, 5);
         let seed_class = match class_number {
@@ -102,6 +104,14 @@ pub fn parse(walk: &Walk) -> Parsed {
             table.len()
         )));
     }
-    resolve_paths(&mut parsed.items, &names);
+    resolve_paths(&mut parsed.items, |index| {
+        let row = rows.get(&index.parse::<u32>().ok()?)?;
+        Some((text(*row, 7), parent_of(*row)))
+    });
     parsed
+}
+
+/// entPhysicalContainedIn, when the entity is inside another.
+fn parent_of(row: Row<'_>) -> Option<String> {
+    int(row, 4).filter(|&p| p > 0).map(|p| p.to_string())
 }

@@ -215,9 +215,16 @@ fn has_any(walk: &Walk, subtrees: &[&str]) -> bool {
 
 /// A column as trimmed display text ("" when absent), the seed's `stripper()`.
 fn text(row: Row<'_>, column: u32) -> String {
-    row.get(column)
-        .map(|v| v.render().trim().to_owned())
-        .unwrap_or_default()
+    let Some(value) = row.get(column) else {
+        return String::new();
+    };
+    let text = value.render();
+    // Most cells need no trimming: keep the rendered string rather than copy it.
+    if text.trim().len() == text.len() {
+        text
+    } else {
+        text.trim().to_owned()
+    }
 }
 
 fn int(row: Row<'_>, column: u32) -> Option<i64> {

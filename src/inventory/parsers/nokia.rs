@@ -109,6 +109,6 @@ pub fn parse(walk: &Walk) -> Parsed {
         item.ent_physical = short_view(&item);
         parsed.items.push(item);
     }
-    resolve_paths(&mut parsed.items, &names);
+    resolve_paths(&mut parsed.items, |index| names.get(index).cloned());
     parsed
 }

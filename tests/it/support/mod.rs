@@ -334,11 +334,11 @@ pub fn write_snapshot(
         name: device.into(),
         ..invmon::snapshot::Device::default()
     };
-    let checkin = invmon::snapshot::checkin::build(&invmon::snapshot::checkin::Collected {
+    let checkin = invmon::snapshot::checkin::build(invmon::snapshot::checkin::Collected {
         device: &dev,
         at,
         status,
-        items,
+        items: items.to_vec(),
         notices: &[],
         facts: [("vendor_parser".to_owned(), "cisco".to_owned())].into(),
         os_family: "Network",
