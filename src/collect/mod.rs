@@ -5,7 +5,7 @@ mod congestion;
 pub mod device;
 pub mod modules;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use crate::config::credentials::Profile;
 use crate::config::targets::Target;
 use crate::inventory::Notice;
 use crate::progress::Progress;
-use crate::snapshot::checkin::{self, Collected};
+use crate::snapshot::checkin::{self, Collected, Previous};
 use crate::snapshot::store::Store;
 use crate::snapshot::{self, Outcome, Snapshot, Status};
 use crate::walk::{Walk, snmprec};
@@ -231,6 +231,18 @@ fn outliers_first<T>(jobs: &mut [T], name: impl Fn(&T) -> &str, last: &HashMap<S
     jobs.sort_by_key(|j| std::cmp::Reverse(key(j)));
 }
 
+/// The devices without a complete walk in the last run (dead, filtered),
+/// when there was one. One of them that times out again says nothing about
+/// the path: started together, the dead of a fleet time out together, which
+/// would look like a surge.
+fn failed_before(jobs: &[Job], last: &HashMap<String, u64>) -> HashSet<String> {
+    if last.is_empty() {
+        return HashSet::new();
+    }
+    let names = jobs.iter().map(|j| &j.target.name);
+    names.filter(|n| !last.contains_key(*n)).cloned().collect()
+}
+
 /// Keeps the walk times of the devices collected completely: a device that
 /// was not (a dead one costs its timeouts) says nothing about its walk, and
 /// must not move to the front with the others like it.
@@ -274,12 +286,22 @@ pub async fn run(
         slots: Arc::new(tokio::sync::Semaphore::new(crate::pool::cpus())),
     };
     let congestion = Arc::new(Congestion::new(options.parallel_jobs));
+    let failed_before = Arc::new(failed_before(&jobs, &last));
     let mut results = Vec::new();
     let mut pending = jobs;
     for again in 0..=AGAIN {
         let asked = pending.len();
         let mut timed_out = Vec::new();
-        for r in pass(pending, again == AGAIN, &congestion, &options, &saver).await {
+        for r in pass(
+            pending,
+            again == AGAIN,
+            &congestion,
+            &failed_before,
+            &options,
+            &saver,
+        )
+        .await
+        {
             match r {
                 Ok(done) => results.push(done),
                 Err(pair) => timed_out.push(pair),
@@ -339,16 +361,24 @@ async fn pass(
     jobs: Vec<Job>,
     last: bool,
     congestion: &Arc<Congestion>,
+    failed_before: &Arc<HashSet<String>>,
     options: &Arc<Options>,
     saver: &Saver,
 ) -> Vec<Result<(DeviceResult, Dump), (Job, DeviceRun)>> {
-    let (c, o, s) = (congestion.clone(), options.clone(), saver.clone());
+    let (c, f, o, s) = (
+        congestion.clone(),
+        failed_before.clone(),
+        options.clone(),
+        saver.clone(),
+    );
     crate::pool::run_windowed(jobs, congestion.window(), move |job| {
-        let (congestion, options, saver) = (c.clone(), o.clone(), s.clone());
+        let (congestion, failed_before, options, saver) =
+            (c.clone(), f.clone(), o.clone(), s.clone());
         async move {
             let run = device::collect(&job.target, &job.profile, &options.plan).await;
-            congestion.finished(run.congested);
-            if !last && run.status != Status::Ok && run.congested {
+            let congested = run.congested && !failed_before.contains(&job.target.name);
+            congestion.finished(congested);
+            if !last && run.status != Status::Ok && congested {
                 return Err((job, run));
             }
             Ok(saver.save(job, run).await)
@@ -400,7 +430,10 @@ fn save(
     // Tables that used to answer and now do not: the parts are not gone.
     if run.status == Status::Ok
         && run.no_tables
-        && let Some(known) = previous.as_ref().map(present_count).filter(|n| *n > 0)
+        && let Some(known) = previous
+            .as_ref()
+            .map(Previous::present_count)
+            .filter(|n| *n > 0)
     {
         let why = format!(
             "no inventory table answered, where the last complete snapshot has {known} items: nothing is inferred absent"
@@ -491,20 +524,6 @@ fn save(
         (name, serde_json::Value::Object(rows))
     });
     (result, dump)
-}
-
-/// Items a snapshot records as present.
-fn present_count(snapshot: &Snapshot) -> usize {
-    snapshot
-        .checkin
-        .sources
-        .get(checkin::INVENTORY_SOURCE)
-        .map_or(0, |s| {
-            s.managed_items
-                .values()
-                .filter(|m| m.status == checkin::ItemStatus::Present)
-                .count()
-        })
 }
 
 fn write_debug_dump(path: &std::path::Path, dumps: Vec<(String, serde_json::Value)>) {

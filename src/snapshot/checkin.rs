@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
-use super::{Device, Snapshot, Status};
+use super::codec::Stored;
+use super::{Device, Outcome, Snapshot, Status};
 use crate::inventory::{Item, Notice, Severity};
 
 /// Name of the management source that holds the hardware items.
@@ -67,6 +69,130 @@ impl ManagedItem {
     }
 }
 
+/// What a new snapshot takes from the device's last complete one: each
+/// item's status and date, its data as JSON text (only the items found gone
+/// are read), and the machine serial. Read without the rest: a run reads one
+/// per device.
+#[derive(Debug, Deserialize)]
+pub struct Previous {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    schema: u32,
+    device: PreviousDevice,
+    pub outcome: Outcome,
+    #[serde(default)]
+    tool: PreviousTool,
+    checkin: PreviousCheckin,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreviousDevice {
+    name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousTool {
+    #[serde(default)]
+    collector: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreviousCheckin {
+    #[serde(rename = "Machine", default)]
+    machine: PreviousMachine,
+    #[serde(rename = "SNMP Inventory", default)]
+    inventory: PreviousSource,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousMachine {
+    #[serde(default)]
+    extra_data: PreviousExtra,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousExtra {
+    serial: Option<Json>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PreviousSource {
+    #[serde(default)]
+    managed_items: BTreeMap<String, PreviousItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreviousItem {
+    date_managed: String,
+    status: ItemStatus,
+    data: Box<RawValue>,
+}
+
+impl Stored for Previous {
+    fn header(&self) -> (&str, u32) {
+        (&self.format, self.schema)
+    }
+    fn device_name(&self) -> &str {
+        &self.device.name
+    }
+    fn collector(&self) -> &str {
+        &self.tool.collector
+    }
+}
+
+impl Previous {
+    /// Items it records as present.
+    pub fn present_count(&self) -> usize {
+        let items = self.checkin.inventory.managed_items.values();
+        items.filter(|m| m.status == ItemStatus::Present).count()
+    }
+
+    fn serial(&self) -> Option<&str> {
+        self.checkin.machine.extra_data.serial.as_ref()?.as_str()
+    }
+}
+
+/// The same view of a snapshot in memory.
+impl From<&Snapshot> for Previous {
+    fn from(s: &Snapshot) -> Previous {
+        let inventory = s.checkin.sources.get(INVENTORY_SOURCE);
+        let managed_items = inventory
+            .into_iter()
+            .flat_map(|source| &source.managed_items)
+            .map(|(key, m)| {
+                let item = PreviousItem {
+                    date_managed: m.date_managed.clone(),
+                    status: m.status,
+                    // A JSON value always serializes.
+                    data: serde_json::value::to_raw_value(&m.data)
+                        .unwrap_or_else(|_| RawValue::NULL.to_owned()),
+                };
+                (key.clone(), item)
+            })
+            .collect();
+        Previous {
+            format: s.format.clone(),
+            schema: s.schema,
+            device: PreviousDevice {
+                name: s.device.name.clone(),
+            },
+            outcome: s.outcome.clone(),
+            tool: PreviousTool {
+                collector: s.tool.collector.clone(),
+            },
+            checkin: PreviousCheckin {
+                machine: PreviousMachine {
+                    extra_data: PreviousExtra {
+                        serial: s.checkin.machine.extra_data.get("serial").cloned(),
+                    },
+                },
+                inventory: PreviousSource { managed_items },
+            },
+        }
+    }
+}
+
 /// Dates in checkins: milliseconds, so that two collections in one second
 /// never give an item's two status changes one date (Sal's history is
 /// unique on it).
@@ -98,7 +224,7 @@ pub struct Collected<'a> {
     /// Sal's `os_family` for network devices.
     pub os_family: &'a str,
     /// The device's newest complete snapshot, for ABSENT items and "since" dates.
-    pub previous: Option<&'a Snapshot>,
+    pub previous: Option<&'a Previous>,
 }
 
 /// Sal's Machine.serial rules: upper case, no `+` or `/`, at most 100 characters.
@@ -186,11 +312,7 @@ pub fn build(c: Collected<'_>) -> Checkin {
     let model = truncate(&machine_model(chassis, &c.facts), 256);
     let serial = match chassis {
         Some(item) => sal_serial(&item.serial),
-        None => match c
-            .previous
-            .and_then(|p| p.checkin.machine.extra_data.get("serial"))
-            .and_then(Json::as_str)
-        {
+        None => match c.previous.and_then(Previous::serial) {
             Some(s) => s.to_owned(),
             None => {
                 let synthetic =
@@ -203,10 +325,7 @@ pub fn build(c: Collected<'_>) -> Checkin {
         },
     };
 
-    let previous_items = c
-        .previous
-        .and_then(|p| p.checkin.sources.get(INVENTORY_SOURCE))
-        .map(|s| &s.managed_items);
+    let previous_items = c.previous.map(|p| &p.checkin.inventory.managed_items);
 
     let mut used = HashSet::new();
     let mut managed_items = BTreeMap::new();
@@ -253,7 +372,8 @@ pub fn build(c: Collected<'_>) -> Checkin {
                     ManagedItem {
                         date_managed: change_date(c.at, Some(&old.date_managed)),
                         status: ItemStatus::Absent,
-                        data: old.data.clone(),
+                        // Text that was JSON when read parses as JSON.
+                        data: serde_json::from_str(old.data.get()).unwrap_or_default(),
                     },
                 );
             }
@@ -346,6 +466,7 @@ mod tests {
     }
 
     fn run(items: &[Item], status: Status, previous: Option<&Snapshot>, at: &str) -> Checkin {
+        let previous = previous.map(Previous::from);
         let device = Device {
             name: "r1".into(),
             ..Device::default()
@@ -360,7 +481,7 @@ mod tests {
             notices: &[],
             facts: BTreeMap::from([("sysName".into(), "r1.example".into())]),
             os_family: "Network",
-            previous,
+            previous: previous.as_ref(),
         })
     }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use std::sync::Arc;
 
+use super::checkin::Previous;
 use super::codec::{self, CodecError, Stored};
 use super::{Snapshot, Status, name};
 use crate::provenance::{
@@ -735,8 +736,8 @@ impl Store {
 
     /// The newest readable snapshot whose collection was complete, with the
     /// problems met on the way (unreadable newer files).
-    pub fn latest_ok(&self, device: &str) -> (Option<Snapshot>, Vec<StoreError>) {
-        match self.find::<Snapshot>(device, &Selector::Latest(0), |s| {
+    pub fn latest_ok(&self, device: &str) -> (Option<Previous>, Vec<StoreError>) {
+        match self.find::<Previous>(device, &Selector::Latest(0), |s| {
             s.outcome.status == Status::Ok
         }) {
             Ok(found) if found.doc.outcome.status == Status::Ok => (Some(found.doc), found.skipped),

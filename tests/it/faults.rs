@@ -556,3 +556,44 @@ fn a_congested_path_means_fewer_in_flight_not_failed_devices() {
         assert_eq!(sorted(present_items(&snap)), expected, "{n}");
     }
 }
+
+/// Started together, the dead of a fleet time out together, which looks like
+/// a surge to a first run. The next run knows them from the last one: no
+/// cut, and they are not collected again.
+#[test]
+fn devices_dead_in_the_last_run_are_no_surge() {
+    let mut names: Vec<String> = (0..30).map(|i| format!("c{i:03}")).collect();
+    names.extend((0..10).map(|i| format!("dead{i}")));
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", n.as_str())).collect();
+    let recs = recordings(&pairs);
+    let agent = Replay::simulating(
+        recs.path(),
+        r#"{"latency_ms": 5, "rules": [{"match": "dead*", "dead": true}]}"#,
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut fleet = Fleet::new();
+    for n in &names {
+        fleet = fleet.v2c(n, &agent.addr, n);
+    }
+    fleet.write(work.path());
+    let args = ["--parallel-jobs", "40", "--snmp-timeout", "0.5"];
+    let first = collect(work.path()).args(args).run();
+    assert_eq!(first.code, Some(3), "the dead fail: {}", first.all());
+    assert!(
+        first.all().contains("Collecting again 10 devices"),
+        "{}",
+        first.all()
+    );
+    let next = collect(work.path()).args(args).run();
+    assert_eq!(next.code, Some(3), "the dead fail: {}", next.all());
+    assert!(
+        !next.all().contains("in flight now") && !next.all().contains("Collecting again"),
+        "{}",
+        next.all()
+    );
+    assert!(
+        next.all().contains("devices: 30 ok, 0 partial, 10 failed"),
+        "{}",
+        next.all()
+    );
+}
