@@ -140,21 +140,29 @@ where
     R: Send + 'static,
 {
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let window = window.clone();
-        let work = task(item);
-        tasks.spawn(async move {
-            let _slot = window.enter().await;
-            (i, work.await)
-        });
-    }
-    let mut out = Vec::with_capacity(tasks.len());
-    while let Some(joined) = tasks.join_next().await {
+    let mut out = Vec::with_capacity(items.len());
+    let reap = |joined: Result<(usize, R), tokio::task::JoinError>, out: &mut Vec<(usize, R)>| {
         match joined {
             Ok(r) => out.push(r),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {}
         }
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        // A task is made only once it has its place: memory follows what is
+        // in flight, not the number of items (a device's task is kilobytes).
+        let slot = window.enter().await;
+        let work = task(item);
+        tasks.spawn(async move {
+            let _slot = slot;
+            (i, work.await)
+        });
+        while let Some(joined) = tasks.try_join_next() {
+            reap(joined, &mut out);
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        reap(joined, &mut out);
     }
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, r)| r).collect()
@@ -173,6 +181,32 @@ mod tests {
         let out = super::map(&items, 3, |i| i * 2);
         assert_eq!(out, (0..100).map(|i| i * 2).collect::<Vec<_>>());
         assert!(super::map(&Vec::<u32>::new(), 4, |i| *i).is_empty());
+    }
+
+    /// Work is made only once it has its place: what is held follows the
+    /// window, not the number of items.
+    #[test]
+    fn work_is_made_when_it_has_a_place() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (alive, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let out = rt.block_on(super::run_bounded((0..200).collect(), 5, |i: usize| {
+            let n = alive.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(n, Ordering::SeqCst);
+            let alive = alive.clone();
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                alive.fetch_sub(1, Ordering::SeqCst);
+                i
+            }
+        }));
+        assert_eq!(out, (0..200).collect::<Vec<_>>());
+        assert!(peak.load(Ordering::SeqCst) <= 5, "{peak:?} made at once");
     }
 
     #[test]
