@@ -377,7 +377,7 @@ async fn pass(
         async move {
             let run = device::collect(&job.target, &job.profile, &options.plan).await;
             let congested = run.congested && !failed_before.contains(&job.target.name);
-            congestion.finished(congested);
+            congestion.finished(congested, run.stats.timeouts, run.stats.requests);
             if !last && run.status != Status::Ok && congested {
                 return Err((job, run));
             }
