@@ -592,3 +592,47 @@ fn dead_devices_timing_out_together_are_no_surge() {
         );
     }
 }
+
+/// A device that answered in the last run and not once now is tried once
+/// more before it is written as failed; one never heard from is not.
+#[test]
+fn a_device_silent_after_answering_last_run_is_tried_again() {
+    let names = ["c000", "c001", "flaky", "dead0"];
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
+    let recs = recordings(&pairs);
+    let work = tempfile::tempdir().unwrap();
+    let args = ["--snmp-timeout", "0.5"];
+    let mut codes = Vec::new();
+    for fleet_file in [
+        r#"{"rules": [{"match": "dead*", "dead": true}]}"#,
+        r#"{"rules": [{"match": "dead*", "dead": true}, {"match": "flaky", "dead": true}]}"#,
+    ] {
+        let agent = Replay::simulating(recs.path(), fleet_file);
+        let mut fleet = Fleet::new();
+        for n in names {
+            fleet = fleet.v2c(n, &agent.addr, n);
+        }
+        fleet.write(work.path());
+        let run = collect(work.path()).args(args).run();
+        codes.push(run.code);
+        let again = run.all().matches("Collecting again").count();
+        if codes.len() == 1 {
+            assert_eq!(again, 0, "nothing known yet: {}", run.all());
+        } else {
+            assert!(
+                run.all()
+                    .contains("Collecting again 1 device that answered in the last run"),
+                "{}",
+                run.all()
+            );
+            assert_eq!(again, 1, "{}", run.all());
+            assert!(
+                run.all().contains("devices: 2 ok, 0 partial, 2 failed"),
+                "{}",
+                run.all()
+            );
+        }
+    }
+    assert_eq!(codes, [Some(3), Some(3)]);
+    assert_eq!(latest(work.path(), "flaky").outcome.status, Status::Failed);
+}
