@@ -233,8 +233,7 @@ fn outliers_first<T>(jobs: &mut [T], name: impl Fn(&T) -> &str, last: &HashMap<S
 
 /// The devices without a complete walk in the last run (dead, filtered),
 /// when there was one. One of them that times out again says nothing about
-/// the path: started together, the dead of a fleet time out together, which
-/// would look like a surge.
+/// the path, and is not collected again after a surge.
 fn failed_before(jobs: &[Job], last: &HashMap<String, u64>) -> HashSet<String> {
     if last.is_empty() {
         return HashSet::new();
