@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use super::codec::Stored;
+use super::store::Whose;
 use super::{Device, Outcome, Snapshot, Status};
 use crate::inventory::{Item, Notice, Severity};
 
@@ -73,31 +74,15 @@ impl ManagedItem {
 /// item's status and date, its data as JSON text (only the items found gone
 /// are read), and the machine serial. Read without the rest: a run reads one
 /// per device.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Previous {
-    #[serde(default)]
-    format: String,
-    #[serde(default)]
-    schema: u32,
-    device: PreviousDevice,
+    #[serde(flatten)]
+    whose: Whose,
     pub outcome: Outcome,
-    #[serde(default)]
-    tool: PreviousTool,
     checkin: PreviousCheckin,
 }
 
-#[derive(Debug, Deserialize)]
-struct PreviousDevice {
-    name: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct PreviousTool {
-    #[serde(default)]
-    collector: String,
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct PreviousCheckin {
     #[serde(rename = "Machine", default)]
     machine: PreviousMachine,
@@ -105,24 +90,24 @@ struct PreviousCheckin {
     inventory: PreviousSource,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct PreviousMachine {
     #[serde(default)]
     extra_data: PreviousExtra,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct PreviousExtra {
     serial: Option<Json>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct PreviousSource {
     #[serde(default)]
     managed_items: BTreeMap<String, PreviousItem>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct PreviousItem {
     date_managed: String,
     status: ItemStatus,
@@ -131,13 +116,13 @@ struct PreviousItem {
 
 impl Stored for Previous {
     fn header(&self) -> (&str, u32) {
-        (&self.format, self.schema)
+        self.whose.header()
     }
     fn device_name(&self) -> &str {
-        &self.device.name
+        self.whose.device_name()
     }
     fn collector(&self) -> &str {
-        &self.tool.collector
+        self.whose.collector()
     }
 }
 
@@ -172,15 +157,8 @@ impl From<&Snapshot> for Previous {
             })
             .collect();
         Previous {
-            format: s.format.clone(),
-            schema: s.schema,
-            device: PreviousDevice {
-                name: s.device.name.clone(),
-            },
+            whose: Whose::from(s),
             outcome: s.outcome.clone(),
-            tool: PreviousTool {
-                collector: s.tool.collector.clone(),
-            },
             checkin: PreviousCheckin {
                 machine: PreviousMachine {
                     extra_data: PreviousExtra {

@@ -205,6 +205,21 @@ struct WhoseTool {
     collector: String,
 }
 
+impl From<&Snapshot> for Whose {
+    fn from(s: &Snapshot) -> Whose {
+        Whose {
+            format: s.format.clone(),
+            schema: s.schema,
+            device: WhoseDevice {
+                name: s.device.name.clone(),
+            },
+            tool: WhoseTool {
+                collector: s.tool.collector.clone(),
+            },
+        }
+    }
+}
+
 impl Stored for Whose {
     fn header(&self) -> (&str, u32) {
         (&self.format, self.schema)
