@@ -51,12 +51,6 @@ pub(crate) fn write_with(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if mode == Mode::New && path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "file exists and is never overwritten",
-        ));
-    }
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = File::create(&tmp)?;
@@ -99,11 +93,10 @@ fn alive(pid: u32) -> bool {
 
 /// Removes temporary files in `dir` left by writers that are gone (their
 /// process no longer runs, or the file is over an hour old). Returns how
-/// many were removed; errors are ignored, as the next sweep will retry.
-pub(crate) fn sweep(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
+/// many were removed, or why `dir` cannot be listed; failures to remove
+/// are ignored, as the next sweep will retry.
+pub(crate) fn sweep(dir: &Path) -> io::Result<usize> {
+    let entries = std::fs::read_dir(dir)?;
     let now = SystemTime::now();
     let mut removed = 0;
     for entry in entries.filter_map(Result::ok) {
@@ -125,7 +118,7 @@ pub(crate) fn sweep(dir: &Path) -> usize {
             removed += 1;
         }
     }
-    removed
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -163,7 +156,7 @@ mod tests {
             std::fs::write(d.join(keep), b"").unwrap();
         }
         // The unnamed raw-walk leftover has no pid: only age removes it.
-        assert_eq!(sweep(d), 2);
+        assert_eq!(sweep(d).unwrap(), 2);
         let mut left: Vec<String> = std::fs::read_dir(d)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -60,13 +60,77 @@ pub struct ManagedItem {
     /// Since when the item has had this status.
     pub date_managed: String,
     pub status: ItemStatus,
-    pub data: Json,
+    pub data: ItemData,
 }
 
 impl ManagedItem {
     /// The inventory item this entry describes.
     pub fn item(&self) -> Option<Item> {
-        serde_json::from_value(self.data.clone()).ok()
+        match &self.data {
+            ItemData::Collected(item) => Some((**item).clone()),
+            ItemData::Json(json) => serde_json::from_value(json.clone()).ok(),
+        }
+    }
+}
+
+/// An item's data: the item as serialized with its Sal type added last.
+/// One just collected is kept as the item itself and serialized straight
+/// into the snapshot, without a JSON tree in between (most of a
+/// snapshot's bytes are items); data read back or given by a module is JSON.
+#[derive(Clone, Debug)]
+pub enum ItemData {
+    Collected(Box<Item>),
+    Json(Json),
+}
+
+impl ItemData {
+    pub fn to_json(&self) -> Json {
+        match self {
+            ItemData::Collected(_) => serde_json::to_value(self).unwrap_or_default(),
+            ItemData::Json(json) => json.clone(),
+        }
+    }
+}
+
+impl From<Json> for ItemData {
+    fn from(json: Json) -> Self {
+        ItemData::Json(json)
+    }
+}
+
+/// Equal when their JSON is, whichever form each is in.
+impl PartialEq for ItemData {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ItemData::Collected(a), ItemData::Collected(b)) => a == b,
+            (ItemData::Json(a), ItemData::Json(b)) => a == b,
+            _ => self.to_json() == other.to_json(),
+        }
+    }
+}
+
+impl Serialize for ItemData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Typed<'a> {
+            #[serde(flatten)]
+            item: &'a Item,
+            r#type: &'static str,
+        }
+        match self {
+            ItemData::Collected(item) => Typed {
+                item,
+                r#type: type_name(&item.class),
+            }
+            .serialize(s),
+            ItemData::Json(json) => json.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ItemData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Json::deserialize(d).map(ItemData::Json)
     }
 }
 
@@ -307,20 +371,8 @@ pub fn build(c: Collected<'_>) -> Checkin {
 
     let mut used = HashSet::new();
     let mut managed_items = BTreeMap::new();
-    for mut item in c.items {
+    for item in c.items {
         let key = item_key(&item, &mut used);
-        let class = type_name(&item.class);
-        // The view is moved into the data rather than copied string by
-        // string: it is most of an item. Its key keeps its place (the last
-        // field) in the serialized order.
-        let view = std::mem::take(&mut item.ent_physical);
-        let mut data = serde_json::to_value(&item).unwrap_or_else(|_| Json::Object(Map::new()));
-        data["entPhysical"] = Json::Object(
-            view.into_iter()
-                .map(|(k, v)| (k, Json::String(v)))
-                .collect(),
-        );
-        data["type"] = Json::from(class);
         // An item already present keeps the date it was first seen; one that
         // comes back gets a date after the one it was found gone.
         let before = previous_items.and_then(|m| m.get(&key));
@@ -334,7 +386,7 @@ pub fn build(c: Collected<'_>) -> Checkin {
             ManagedItem {
                 date_managed: since,
                 status: ItemStatus::Present,
-                data,
+                data: ItemData::Collected(Box::new(item)),
             },
         );
     }
@@ -351,7 +403,9 @@ pub fn build(c: Collected<'_>) -> Checkin {
                         date_managed: change_date(c.at, Some(&old.date_managed)),
                         status: ItemStatus::Absent,
                         // Text that was JSON when read parses as JSON.
-                        data: serde_json::from_str(old.data.get()).unwrap_or_default(),
+                        data: ItemData::Json(
+                            serde_json::from_str(old.data.get()).unwrap_or_default(),
+                        ),
                     },
                 );
             }
@@ -494,7 +548,10 @@ mod tests {
         );
         let inv = &day1.sources[INVENTORY_SOURCE];
         assert_eq!(day1.machine.extra_data["serial"], "CHAS0001");
-        assert_eq!(inv.managed_items["PSU00001"].data["type"], "PowerSupply");
+        assert_eq!(
+            inv.managed_items["PSU00001"].data.to_json()["type"],
+            "PowerSupply"
+        );
         let s1 = snapshot(day1, Status::Ok);
 
         let day2 = run(

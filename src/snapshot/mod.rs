@@ -109,7 +109,9 @@ impl Tool {
     }
 }
 
-/// This host's name: the default collector id.
+/// This host's name: the default collector id. Asked once: every snapshot carries it.
 pub fn host_name() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| gethostname::gethostname().to_string_lossy().into_owned())
+        .clone()
 }

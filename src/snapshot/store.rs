@@ -635,10 +635,18 @@ impl Store {
         raw: Option<&[u8]>,
     ) -> Result<PathBuf, StoreError> {
         let dir = self.device_dir(&snapshot.device.name);
-        std::fs::create_dir_all(&dir).map_err(self.io(&dir))?;
-        let swept = crate::atomic::sweep(&dir);
-        if swept > 0 {
-            tracing::info!(device = %snapshot.device.name, "Removed {swept} temporary files left by interrupted runs.");
+        // Listing the directory both sweeps it and tells whether it exists
+        // (a device's first snapshot), one system call for the common case.
+        match crate::atomic::sweep(&dir) {
+            Ok(0) => {}
+            Ok(swept) => {
+                tracing::info!(device = %snapshot.device.name, "Removed {swept} temporary files left by interrupted runs.");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir).map_err(self.io(&dir))?;
+            }
+            // Not listable, yet perhaps writable: the write says.
+            Err(_) => {}
         }
         if let Some(signer) = &self.signer {
             snapshot.tool.collector = signer.id.clone();

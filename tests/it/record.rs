@@ -272,7 +272,7 @@ fn a_closed_pipe_is_not_a_panic() {
                                 invmon::snapshot::checkin::ManagedItem {
                                     date_managed: "2026-11-01T00:00:00Z".into(),
                                     status: ItemStatus::Present,
-                                    data: serde_json::to_value(item).unwrap(),
+                                    data: serde_json::to_value(item).unwrap().into(),
                                 },
                             )
                         })
