@@ -635,8 +635,8 @@ impl Store {
         raw: Option<&[u8]>,
     ) -> Result<PathBuf, StoreError> {
         let dir = self.device_dir(&snapshot.device.name);
-        // Listing the directory both sweeps it and tells whether it exists
-        // (a device's first snapshot), one system call for the common case.
+        // Listing the directory both sweeps it and tells whether it exists:
+        // only a device's first snapshot needs a mkdir.
         match crate::atomic::sweep(&dir) {
             Ok(0) => {}
             Ok(swept) => {
