@@ -98,17 +98,23 @@ async fn resolve(address: &str, wait: Duration) -> Result<SocketAddr, SnmpError>
         .ok_or_else(|| failed("no address".into()))
 }
 
-/// Opens a session and reads the system group: proof that these credentials work.
-/// A session that answered the system group; what a failed try cost is
-/// added to `spent`.
+/// Opens a session and reads the system group: proof that these credentials
+/// work. What a failed try cost is added to `spent`.
 async fn open(
     addr: SocketAddr,
     credentials: &Credentials,
     plan: &Plan,
+    failed_before: bool,
     spent: &mut SessionStats,
 ) -> Result<(Snmp2Session, Walk), SnmpError> {
-    let mut session =
-        Snmp2Session::connect(addr, credentials.clone(), plan.timeout, plan.retries).await?;
+    let mut session = Snmp2Session::connect(
+        addr,
+        credentials.clone(),
+        plan.timeout,
+        plan.retries,
+        failed_before,
+    )
+    .await?;
     let oids: Vec<_> = SYSTEM.iter().map(|(_, o)| oid(o)).collect();
     let answer = session.get(&oids).await.and_then(|r| match r.error_status {
         0 => Ok(r),
@@ -151,7 +157,14 @@ fn describe(credentials: &Credentials) -> String {
     }
 }
 
-pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceRun {
+/// Collects one device; `failed_before`: it failed in the last run, so its
+/// silence now costs no more than the configured retries.
+pub async fn collect(
+    target: &Target,
+    profile: &Profile,
+    plan: &Plan,
+    failed_before: bool,
+) -> DeviceRun {
     let started = Instant::now();
     let deadline = started + plan.deadline;
     let mut notices = Vec::new();
@@ -169,7 +182,7 @@ pub async fn collect(target: &Target, profile: &Profile, plan: &Plan) -> DeviceR
         if Instant::now() >= deadline {
             break;
         }
-        match open(addr, credentials, plan, &mut spent).await {
+        match open(addr, credentials, plan, failed_before, &mut spent).await {
             Ok(pair) => {
                 opened = Some((pair, credentials));
                 break;

@@ -231,15 +231,18 @@ fn outliers_first<T>(jobs: &mut [T], name: impl Fn(&T) -> &str, last: &HashMap<S
     jobs.sort_by_key(|j| std::cmp::Reverse(key(j)));
 }
 
-/// The devices without a complete walk in the last run (dead, filtered),
-/// when there was one. One of them that times out again says nothing about
-/// the path, and is not collected again after a surge.
-fn failed_before(jobs: &[Job], last: &HashMap<String, u64>) -> HashSet<String> {
+/// The devices collected before, but without a complete walk in the last
+/// run (dead, filtered), when there was one. One of them that times out
+/// again says nothing about the path: it is not collected again after a
+/// surge, and its first request has no early attempt.
+fn failed_before(jobs: &[Job], last: &HashMap<String, u64>, store: &Store) -> HashSet<String> {
     if last.is_empty() {
         return HashSet::new();
     }
     let names = jobs.iter().map(|j| &j.target.name);
-    names.filter(|n| !last.contains_key(*n)).cloned().collect()
+    // A device new to the store has no past to judge it by.
+    let failed = |n: &&String| !last.contains_key(*n) && store.device_dir(n).exists();
+    names.filter(failed).cloned().collect()
 }
 
 /// Keeps the walk times of the devices collected completely: a device that
@@ -278,6 +281,7 @@ pub async fn run(
     let last = durations(&store);
     outliers_first(&mut jobs, |j| &j.target.name, &last);
     progress.start(jobs.len() as u64);
+    let failed_before = Arc::new(failed_before(&jobs, &last, &store));
     let saver = Saver {
         store,
         options: options.clone(),
@@ -285,7 +289,6 @@ pub async fn run(
         slots: Arc::new(tokio::sync::Semaphore::new(crate::pool::cpus())),
     };
     let congestion = Arc::new(Congestion::new(options.parallel_jobs));
-    let failed_before = Arc::new(failed_before(&jobs, &last));
     let mut results = Vec::new();
     let mut pending = jobs;
     for again in 0..=AGAIN {
@@ -318,9 +321,8 @@ pub async fn run(
         };
         if !surge {
             // A device that answered in the last run and not once now is
-            // tried once more: its first request goes out twice only (its
-            // round trips are not known yet), so at 1 % loss one device in
-            // 10,000 goes unanswered by chance.
+            // tried once more: an outage shorter than its timeouts, or a
+            // first request lost three times, is not a failed device.
             let (retry, down): (Vec<_>, Vec<_>) = timed_out.into_iter().partition(|(job, run)| {
                 again == 0 && run.stats.answered == 0 && last.contains_key(&job.target.name)
             });
@@ -389,8 +391,10 @@ async fn pass(
         let (congestion, failed_before, options, saver) =
             (c.clone(), f.clone(), o.clone(), s.clone());
         async move {
-            let run = device::collect(&job.target, &job.profile, &options.plan).await;
-            let congested = run.congested && !failed_before.contains(&job.target.name);
+            let failed_before = failed_before.contains(&job.target.name);
+            let run =
+                device::collect(&job.target, &job.profile, &options.plan, failed_before).await;
+            let congested = run.congested && !failed_before;
             congestion.finished(congested, run.stats.timeouts, run.stats.requests);
             if !last && run.status != Status::Ok && congested {
                 return Err((job, run));

@@ -73,6 +73,9 @@ struct Settings {
     latency_ms: Option<Millis>,
     jitter_ms: Option<u64>,
     loss: Option<f64>,
+    /// The device's first requests are lost, as while the last router on
+    /// the way resolves its address (ARP) or a firewall sets up state.
+    lost_first: Option<u64>,
     dead: Option<bool>,
     max_pdu: Option<usize>,
     getbulk: Option<Bulk>,
@@ -155,6 +158,7 @@ pub struct Profile {
     pub latency: Duration,
     pub jitter: Duration,
     pub loss: f64,
+    pub lost_first: u64,
     pub dead: bool,
     pub max_pdu: Option<usize>,
     pub getbulk: Bulk,
@@ -179,6 +183,9 @@ impl Profile {
             return Fate::Lost;
         }
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        if n < self.lost_first {
+            return Fate::Lost;
+        }
         if self.loss > 0.0 && unit(mix(self.key, 2 * n)) < self.loss {
             return Fate::Lost;
         }
@@ -304,6 +311,9 @@ fn profile(fleet: &FleetFile, name: &[u8]) -> Profile {
         if let Some(l) = s.loss {
             p.loss = l;
         }
+        if let Some(n) = s.lost_first {
+            p.lost_first = n;
+        }
         if let Some(d) = s.dead {
             p.dead = d;
         }
@@ -418,6 +428,9 @@ mod tests {
             Fate::After(Duration::from_millis(10))
         );
         assert_eq!(s.of(b"unknown").fate(&[]), Fate::After(Duration::ZERO));
+        let late = fleet(r#"{"lost_first": 2}"#, &["late"]);
+        let fates: Vec<_> = (0..3).map(|_| late.of(b"late").fate(&[])).collect();
+        assert_eq!(fates, [Fate::Lost, Fate::Lost, Fate::After(Duration::ZERO)]);
     }
 
     #[test]

@@ -5,13 +5,17 @@
 //! After any timeout or mismatch the socket is replaced, so stale datagrams
 //! are never read.
 //!
-//! Once the device has answered, a request is first sent with a
-//! retransmission timeout learned from its round trips (RFC 6298's
-//! estimator: mean + 4 deviations, at least `MIN_RTO`), so a request lost on
-//! the way to a 20 ms device costs a fraction of a second rather than the
-//! whole `SNMP_TIMEOUT`. That early attempt comes on top of the configured
-//! ones, which each wait the whole timeout: a slow answer is still taken,
-//! and a run is never less robust to loss than its `SNMP_RETRIES` say.
+//! A request is first sent with a retransmission timeout learned from the
+//! device's round trips (RFC 6298's estimator: mean + 4 deviations, at least
+//! `MIN_RTO`), so a request lost on the way to a 20 ms device costs a
+//! fraction of a second rather than the whole `SNMP_TIMEOUT`. Before the
+//! first answer it is RFC 6298's initial second: the first requests to a
+//! device are the likeliest lost (an address being resolved, a firewall
+//! setting up state), except for a device that failed in the last run,
+//! whose silence then costs no more than `SNMP_RETRIES` say. That early
+//! attempt comes on top of the configured ones, which each wait the whole
+//! timeout: a slow answer is still taken, and a run is never less robust to
+//! loss than its `SNMP_RETRIES` say.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,11 +35,16 @@ pub struct Snmp2Session {
     stats: SessionStats,
     /// Smoothed round trip and its deviation, in seconds, once measured.
     rtt: Option<(f64, f64)>,
+    /// No early attempt before the first answer.
+    failed_before: bool,
 }
 
 /// The shortest wait before a retry: an agent's answer time varies with its
 /// load, and retrying a busy agent sooner only adds to that load.
 const MIN_RTO: Duration = Duration::from_millis(250);
+
+/// The early attempt's wait before any round trip is measured (RFC 6298 §2.1).
+const INITIAL_RTO: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy)]
 enum Op<'a> {
@@ -52,12 +61,14 @@ fn start_request_id() -> i32 {
 }
 
 impl Snmp2Session {
-    /// Opens a session; for v3 this runs engine discovery.
+    /// Opens a session; for v3 this runs engine discovery. `failed_before`:
+    /// the device failed in the last run.
     pub async fn connect(
         addr: SocketAddr,
         credentials: Credentials,
         timeout: Duration,
         retries: u32,
+        failed_before: bool,
     ) -> Result<Self, SnmpError> {
         let mut session = Self {
             addr,
@@ -67,12 +78,13 @@ impl Snmp2Session {
             inner: None,
             stats: SessionStats::default(),
             rtt: None,
+            failed_before,
         };
         session.ensure_connected().await?;
         Ok(session)
     }
 
-    async fn open(&mut self) -> Result<AsyncSession, SnmpError> {
+    async fn open(&mut self, wait: Duration) -> Result<AsyncSession, SnmpError> {
         let io = |e: std::io::Error| {
             SnmpError::Network(format!("cannot open a UDP socket to {}: {e}", self.addr))
         };
@@ -89,7 +101,7 @@ impl Snmp2Session {
                     .await
                     .map_err(io)?;
                 self.stats.requests += 1;
-                match timeout(self.timeout, s.init()).await {
+                match timeout(wait, s.init()).await {
                     Err(_) => {
                         self.stats.timeouts += 1;
                         Err(SnmpError::Timeout(self.timeout))
@@ -106,11 +118,16 @@ impl Snmp2Session {
             return Ok(());
         }
         let mut last = None;
-        for attempt in 0..=self.retries {
+        let early = self.rto();
+        for attempt in 0..=self.retries + u32::from(early.is_some()) {
             if attempt > 0 {
                 self.stats.reconnects += 1;
             }
-            match self.open().await {
+            let wait = match early {
+                Some(rto) if attempt == 0 => rto,
+                _ => self.timeout,
+            };
+            match self.open(wait).await {
                 Ok(s) => {
                     self.inner = Some(s);
                     return Ok(());
@@ -122,11 +139,14 @@ impl Snmp2Session {
         Err(last.unwrap_or(SnmpError::Timeout(self.timeout)))
     }
 
-    /// The early attempt's wait, once the device has answered.
+    /// The early attempt's wait, if there is one.
     fn rto(&self) -> Option<Duration> {
-        self.rtt.map(|(srtt, rttvar)| {
-            Duration::from_secs_f64(srtt + 4.0 * rttvar).clamp(MIN_RTO, self.timeout.max(MIN_RTO))
-        })
+        let rto = match self.rtt {
+            Some((srtt, rttvar)) => Duration::from_secs_f64(srtt + 4.0 * rttvar),
+            None if self.failed_before => return None,
+            None => INITIAL_RTO,
+        };
+        Some(rto.clamp(MIN_RTO, self.timeout.max(MIN_RTO)))
     }
 
     fn measured(&mut self, rtt: Duration) {
@@ -324,10 +344,19 @@ mod tests {
         };
         let addr = "127.0.0.1:9".parse().unwrap();
         let five = Duration::from_secs(5);
-        let mut s = rt
-            .block_on(Snmp2Session::connect(addr, credentials, five, 2))
-            .unwrap();
-        assert_eq!(s.rto(), None, "nothing measured yet: no early attempt");
+        let connect = |failed_before| {
+            rt.block_on(Snmp2Session::connect(
+                addr,
+                credentials.clone(),
+                five,
+                2,
+                failed_before,
+            ))
+            .unwrap()
+        };
+        assert_eq!(connect(true).rto(), None, "failed before: no early attempt");
+        let mut s = connect(false);
+        assert_eq!(s.rto(), Some(INITIAL_RTO), "nothing measured yet");
         for _ in 0..10 {
             s.measured(Duration::from_millis(20));
         }

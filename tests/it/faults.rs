@@ -636,3 +636,46 @@ fn a_device_silent_after_answering_last_run_is_tried_again() {
     assert_eq!(codes, [Some(3), Some(3)]);
     assert_eq!(latest(work.path(), "flaky").outcome.status, Status::Failed);
 }
+
+/// The first requests to a device can be lost (an ARP entry being resolved,
+/// a firewall setting up state) before anything is known of it. A device
+/// not known to be dead gets one attempt more at its first request, after
+/// RFC 6298's initial wait; one that was dead in the last run does not,
+/// while one new to the store does.
+#[test]
+fn a_first_request_lost_twice_is_sent_once_more_unless_the_device_was_dead() {
+    let names = ["c000", "late", "dead0", "late-new"];
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
+    let recs = recordings(&pairs);
+    let work = tempfile::tempdir().unwrap();
+    let requests = |n: &str| -> u64 {
+        latest(work.path(), n).checkin.sources["SNMP Inventory"].facts["walk_requests"]
+            .parse()
+            .unwrap()
+    };
+    let mut dead_requests = Vec::new();
+    for run_no in 0..2 {
+        let agent = Replay::simulating(
+            recs.path(),
+            r#"{"rules": [{"match": "dead*", "dead": true}, {"match": "late*", "lost_first": 2}]}"#,
+        );
+        let mut fleet = Fleet::new();
+        // The fleet grows by one device after the first run.
+        for n in &names[..names.len() - 1 + run_no] {
+            fleet = fleet.v2c(n, &agent.addr, n);
+        }
+        fleet.write(work.path());
+        let run = collect(work.path()).args(["--snmp-timeout", "0.5"]).run();
+        assert_eq!(run.code, Some(3), "the dead one fails: {}", run.all());
+        assert!(!run.all().contains("Collecting again"), "{}", run.all());
+        for n in ["late", "late-new"].iter().take(1 + run_no) {
+            let late = latest(work.path(), n);
+            let status = late.outcome.status;
+            assert_eq!(status, Status::Ok, "{n}, run {run_no}: {:?}", late.outcome);
+        }
+        assert_eq!(latest(work.path(), "dead0").outcome.status, Status::Failed);
+        dead_requests.push(requests("dead0"));
+    }
+    // SNMP_RETRIES=1: sent twice, and once more while nothing was known of it.
+    assert_eq!(dead_requests, [3, 2]);
+}
