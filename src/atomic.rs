@@ -3,6 +3,12 @@
 //! disk, and are then linked into place (never replacing anything) or renamed
 //! over the old file. A writer killed half-way leaves only a temporary file,
 //! which later writers in that directory sweep away.
+//!
+//! Many files can be made durable together ([`stage`], [`sync_together`]):
+//! written under their temporary names, flushed with one `syncfs` for all,
+//! placed, and their directories flushed with one more. That is two flushes
+//! of the file system for a group instead of two per file; the order
+//! (contents durable before any name points at them) is the same.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -66,6 +72,113 @@ pub(crate) fn write_with(
     })();
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+/// A file written under its temporary name: neither durable nor in place
+/// until synced ([`sync_together`]) and [`Staged::place`]d.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    mode: Mode,
+    /// The file system it is on, which one flush covers.
+    fs: u64,
+}
+
+/// Writes `bytes` under a temporary name beside `path`, without syncing.
+pub(crate) fn stage(path: &Path, bytes: &[u8], mode: Mode) -> io::Result<Staged> {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = temp_path(path);
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        Ok(file.metadata()?.dev())
+    })();
+    match written {
+        Ok(fs) => Ok(Staged {
+            tmp,
+            path: path.to_owned(),
+            mode,
+            fs,
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+impl Staged {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether it may not replace a file (and so whether its name is taken).
+    pub(crate) fn is_new(&self) -> bool {
+        self.mode == Mode::New
+    }
+
+    /// The temporary file, for [`sync_together`].
+    pub(crate) fn contents(&self) -> (&Path, u64) {
+        (&self.tmp, self.fs)
+    }
+
+    /// The directory it goes to, for [`sync_together`] once placed.
+    pub(crate) fn directory(&self) -> (&Path, u64) {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        (dir, self.fs)
+    }
+
+    /// Puts the file in place, as [`write`] does once its contents are durable.
+    pub(crate) fn place(&self) -> io::Result<()> {
+        match self.mode {
+            Mode::New => std::fs::hard_link(&self.tmp, &self.path),
+            Mode::Replace => std::fs::rename(&self.tmp, &self.path),
+        }
+    }
+
+    /// Removes the temporary name (placed or not).
+    pub(crate) fn discard(&self) {
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Makes files or directories durable: one `syncfs` for each file system
+/// they are on or, where that fails (or there is no `syncfs`), an fsync of
+/// each, whose own outcome is then theirs. The results follow `paths`.
+pub(crate) fn sync_together(paths: &[(&Path, u64)]) -> Vec<io::Result<()>> {
+    let mut flushed: Vec<(u64, bool)> = Vec::new();
+    paths
+        .iter()
+        .map(|&(path, fs)| {
+            let whole = match flushed.iter().find(|(f, _)| *f == fs) {
+                Some(&(_, ok)) => ok,
+                None => {
+                    let ok = syncfs(path).is_ok();
+                    flushed.push((fs, ok));
+                    ok
+                }
+            };
+            if whole {
+                Ok(())
+            } else {
+                File::open(path)?.sync_all()
+            }
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+fn syncfs(path: &Path) -> io::Result<()> {
+    Ok(rustix::fs::syncfs(File::open(path)?)?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn syncfs(_: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 /// The pid in one of our temporary names, or `None` for any other file.

@@ -267,6 +267,27 @@ pub struct Found<T> {
     pub skipped: Vec<StoreError>,
 }
 
+/// A snapshot written by [`Store::stage`], not yet in place.
+pub struct Staged {
+    snapshot: Snapshot,
+    raw: Option<Vec<u8>>,
+    path: PathBuf,
+    /// In the order they are placed: the raw walk's (signature first), then
+    /// the snapshot's.
+    files: Vec<crate::atomic::Staged>,
+}
+
+impl Staged {
+    /// Where the snapshot goes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn discard(&self) {
+        self.files.iter().for_each(crate::atomic::Staged::discard);
+    }
+}
+
 pub struct Store {
     root: PathBuf,
     /// Signs every snapshot and raw walk written (a collector with a key).
@@ -634,24 +655,7 @@ impl Store {
         snapshot: &mut Snapshot,
         raw: Option<&[u8]>,
     ) -> Result<PathBuf, StoreError> {
-        let dir = self.device_dir(&snapshot.device.name);
-        // Listing the directory both sweeps it and tells whether it exists:
-        // only a device's first snapshot needs a mkdir.
-        match crate::atomic::sweep(&dir) {
-            Ok(0) => {}
-            Ok(swept) => {
-                tracing::info!(device = %snapshot.device.name, "Removed {swept} temporary files left by interrupted runs.");
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(&dir).map_err(self.io(&dir))?;
-            }
-            // Not listable, yet perhaps writable: the write says.
-            Err(_) => {}
-        }
-        if let Some(signer) = &self.signer {
-            snapshot.tool.collector = signer.id.clone();
-            snapshot.tool.signer = Some(signer.fingerprint.clone());
-        }
+        let dir = self.prepare(snapshot)?;
         let taken = |e: &std::io::Error| e.kind() == std::io::ErrorKind::AlreadyExists;
         for _ in 0..1000 {
             let path = self.path_for(&snapshot.device.name, snapshot.collected_at);
@@ -685,6 +689,135 @@ impl Store {
             path: dir,
             device: snapshot.device.name.clone(),
         })
+    }
+
+    /// Sweeps the device's directory (creating it for a first snapshot) and
+    /// names the signer in the snapshot; returns the directory.
+    fn prepare(&self, snapshot: &mut Snapshot) -> Result<PathBuf, StoreError> {
+        let dir = self.device_dir(&snapshot.device.name);
+        // Listing the directory both sweeps it and tells whether it exists:
+        // only a device's first snapshot needs a mkdir.
+        match crate::atomic::sweep(&dir) {
+            Ok(0) => {}
+            Ok(swept) => {
+                tracing::info!(device = %snapshot.device.name, "Removed {swept} temporary files left by interrupted runs.");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir).map_err(self.io(&dir))?;
+            }
+            // Not listable, yet perhaps writable: the write says.
+            Err(_) => {}
+        }
+        if let Some(signer) = &self.signer {
+            snapshot.tool.collector = signer.id.clone();
+            snapshot.tool.signer = Some(signer.fingerprint.clone());
+        }
+        Ok(dir)
+    }
+
+    /// Writes a snapshot (and its raw walk) under temporary names, to be put
+    /// in place by [`Store::commit`] with others: what [`Store::write_with_raw`]
+    /// does, with the flushes shared by the group.
+    pub fn stage(
+        &self,
+        mut snapshot: Snapshot,
+        raw: Option<Vec<u8>>,
+    ) -> Result<Staged, StoreError> {
+        use crate::atomic::{Mode, stage};
+        self.prepare(&mut snapshot)?;
+        let path = self.path_for(&snapshot.device.name, snapshot.collected_at);
+        let bytes = codec::encode(&snapshot, &path)?;
+        let raw_path = Entry::of_file(&path).raw_path();
+        let mut files = Vec::new();
+        let mut staged = |path: &Path, bytes: &[u8]| -> Result<(), StoreError> {
+            // The signature first: a reader never finds a signing collector's file unsigned.
+            if let Some(signer) = &self.signer {
+                let sig = signer
+                    .sign(SNAPSHOT_NAMESPACE, bytes)
+                    .map_err(|e| self.io(path)(std::io::Error::other(format!("signing: {e}"))))?;
+                let sig_path = signature_path(path);
+                files.push(stage(&sig_path, &sig, Mode::Replace).map_err(self.io(&sig_path))?);
+            }
+            files.push(stage(path, bytes, Mode::New).map_err(self.io(path))?);
+            Ok(())
+        };
+        let written = match &raw {
+            Some(r) => staged(&raw_path, r),
+            None => Ok(()),
+        }
+        .and_then(|()| staged(&path, &bytes));
+        let staged = Staged {
+            snapshot,
+            raw,
+            path,
+            files,
+        };
+        match written {
+            Ok(()) => Ok(staged),
+            Err(e) => {
+                staged.discard();
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts staged snapshots in place, durably: their contents flushed
+    /// together, then placed in order, then their directories flushed
+    /// together. One whose name was taken meanwhile (another run in the same
+    /// millisecond) is written alone, a millisecond later. The results follow
+    /// `staged`.
+    pub fn commit(&self, staged: Vec<Staged>) -> Vec<Result<PathBuf, StoreError>> {
+        use crate::atomic::sync_together;
+        let contents: Vec<_> = staged
+            .iter()
+            .flat_map(|s| &s.files)
+            .map(|f| f.contents())
+            .collect();
+        let mut synced = sync_together(&contents).into_iter();
+        let mut results = Vec::with_capacity(staged.len());
+        let mut placed = Vec::new();
+        for s in staged {
+            let mine: Vec<_> = synced.by_ref().take(s.files.len()).collect();
+            let unsynced = s
+                .files
+                .iter()
+                .zip(mine)
+                .find_map(|(f, r)| Some((f, r.err()?)));
+            let result = if let Some((f, e)) = unsynced {
+                Err(self.io(f.path())(e))
+            } else if s.files.iter().any(|f| f.is_new() && f.path().exists()) {
+                s.discard();
+                let mut snapshot = s.snapshot;
+                snapshot.collected_at += TimeDelta::milliseconds(1);
+                results.push(self.write_with_raw(&mut snapshot, s.raw.as_deref()));
+                continue;
+            } else {
+                let mut done = 0;
+                let put = s.files.iter().try_for_each(|f| {
+                    f.place().map_err(self.io(f.path()))?;
+                    done += 1;
+                    Ok(())
+                });
+                if put.is_err() {
+                    for f in &s.files[..done] {
+                        let _ = std::fs::remove_file(f.path());
+                    }
+                } else if let Some(f) = s.files.last() {
+                    let (dir, fs) = f.directory();
+                    placed.push((results.len(), dir.to_owned(), fs));
+                }
+                put.map(|()| s.path.clone())
+            };
+            s.discard();
+            results.push(result);
+        }
+        let dirs: Vec<_> = placed.iter().map(|(_, d, fs)| (d.as_path(), *fs)).collect();
+        for ((i, dir, _), synced) in placed.iter().zip(sync_together(&dirs)) {
+            if let Err(e) = synced {
+                results[*i] = Err(self.io(dir)(e));
+            }
+        }
+        results
     }
 
     /// Writes a new file, with its signature first when this store signs:
@@ -850,6 +983,40 @@ mod tests {
             },
             Default::default(),
         )
+    }
+
+    #[test]
+    fn staged_snapshots_appear_when_committed_and_a_name_taken_meanwhile_moves_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let at = "2026-11-01T00:00:00Z";
+        let a = store
+            .stage(snapshot("a", at), Some(b"walk".to_vec()))
+            .unwrap();
+        let b = store.stage(snapshot("b", at), None).unwrap();
+        assert!(store.list("a").unwrap().is_empty(), "nothing in place yet");
+        // Another run takes b's name first.
+        store.write(&mut snapshot("b", at)).unwrap();
+        let paths: Vec<PathBuf> = store
+            .commit(vec![a, b])
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let a = store.list("a").unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(paths[0], a[0].path);
+        assert_eq!(std::fs::read(a[0].raw_path()).unwrap(), b"walk");
+        let b = store.list("b").unwrap();
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!(paths[1], b[1].path, "written a millisecond later");
+        let later = store.read("b", &b[1]).unwrap().collected_at;
+        assert_eq!(later - b[0].taken, TimeDelta::milliseconds(1));
+        for device in ["a", "b"] {
+            for e in std::fs::read_dir(store.device_dir(device)).unwrap() {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                assert!(!name.ends_with(".tmp"), "{name} left behind");
+            }
+        }
     }
 
     #[test]

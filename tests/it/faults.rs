@@ -679,3 +679,47 @@ fn a_first_request_lost_twice_is_sent_once_more_unless_the_device_was_dead() {
     // SNMP_RETRIES=1: sent twice, and once more while nothing was known of it.
     assert_eq!(dead_requests, [3, 2]);
 }
+
+/// Snapshots are put in place a group at a time, and a group does not wait
+/// for the run to end: killed while one device is still being walked, a run
+/// has put in place the snapshots of the devices done a moment before.
+#[test]
+fn a_killed_run_keeps_the_snapshots_of_the_devices_it_had_done() {
+    let names = ["c000", "c001", "slow"];
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
+    let recs = recordings(&pairs);
+    let agent = Replay::simulating(
+        recs.path(),
+        r#"{"rules": [{"match": "slow", "slow": [{"subtree": "1.3.6.1.2.1.47", "delay_ms": 30000}]}]}"#,
+    );
+    let work = tempfile::tempdir().unwrap();
+    let mut fleet = Fleet::new();
+    for n in names {
+        fleet = fleet.v2c(n, &agent.addr, n);
+    }
+    fleet.write(work.path());
+    let mut child = collect(work.path())
+        .args(["--snmp-timeout", "60"])
+        .spawn_piped();
+    let store = invmon::snapshot::store::Store::new(work.path().join("snapshots"));
+    let done = || {
+        ["c000", "c001"]
+            .iter()
+            .all(|d| store.list(d).is_ok_and(|l| !l.is_empty()))
+    };
+    let waited = std::time::Instant::now();
+    while !done() {
+        // The slow device alone holds the run for minutes.
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(25),
+            "the snapshots of the devices done wait for the run's end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the run goes on");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for n in ["c000", "c001"] {
+        assert_eq!(latest(work.path(), n).outcome.status, Status::Ok, "{n}");
+    }
+}
