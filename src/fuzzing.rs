@@ -87,7 +87,7 @@ pub fn snmp_answer(data: &[u8]) {
     let Ok(pdu) = snmp2::Pdu::from_bytes(data) else {
         return;
     };
-    let Ok(response) = crate::snmp::session::owned(&pdu) else {
+    let Ok(response) = crate::snmp::session::owned(&pdu, 32) else {
         return;
     };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {

@@ -647,7 +647,7 @@ fn save(
         let _ = snmprec::write(&run.walk, &mut text);
         text
     });
-    match store.stage(snap, raw) {
+    match store.stage(snap, raw.as_deref()) {
         Ok(staged) => {
             result.snapshot = Some(staged.path().to_owned());
             group.add(store, &name, staged);

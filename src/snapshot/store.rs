@@ -267,11 +267,12 @@ pub struct Found<T> {
     pub skipped: Vec<StoreError>,
 }
 
-/// A snapshot written by [`Store::stage`], not yet in place.
+/// A snapshot written by [`Store::stage`], not yet in place. It holds names
+/// only: what is staged is in its files.
 pub struct Staged {
-    snapshot: Snapshot,
-    raw: Option<Vec<u8>>,
     path: PathBuf,
+    /// With a raw walk beside it.
+    raw: bool,
     /// In the order they are placed: the raw walk's (signature first), then
     /// the snapshot's.
     files: Vec<crate::atomic::Staged>,
@@ -718,11 +719,7 @@ impl Store {
     /// Writes a snapshot (and its raw walk) under temporary names, to be put
     /// in place by [`Store::commit`] with others: what [`Store::write_with_raw`]
     /// does, with the flushes shared by the group.
-    pub fn stage(
-        &self,
-        mut snapshot: Snapshot,
-        raw: Option<Vec<u8>>,
-    ) -> Result<Staged, StoreError> {
+    pub fn stage(&self, mut snapshot: Snapshot, raw: Option<&[u8]>) -> Result<Staged, StoreError> {
         use crate::atomic::{Mode, stage};
         self.prepare(&mut snapshot)?;
         let path = self.path_for(&snapshot.device.name, snapshot.collected_at);
@@ -741,15 +738,14 @@ impl Store {
             files.push(stage(path, bytes, Mode::New).map_err(self.io(path))?);
             Ok(())
         };
-        let written = match &raw {
+        let written = match raw {
             Some(r) => staged(&raw_path, r),
             None => Ok(()),
         }
         .and_then(|()| staged(&path, &bytes));
         let staged = Staged {
-            snapshot,
-            raw,
             path,
+            raw: raw.is_some(),
             files,
         };
         match written {
@@ -786,10 +782,9 @@ impl Store {
             let result = if let Some((f, e)) = unsynced {
                 Err(self.io(f.path())(e))
             } else if s.files.iter().any(|f| f.is_new() && f.path().exists()) {
+                let again = self.restage(&s);
                 s.discard();
-                let mut snapshot = s.snapshot;
-                snapshot.collected_at += TimeDelta::milliseconds(1);
-                results.push(self.write_with_raw(&mut snapshot, s.raw.as_deref()));
+                results.push(again);
                 continue;
             } else {
                 let mut done = 0;
@@ -818,6 +813,26 @@ impl Store {
             }
         }
         results
+    }
+
+    /// Writes a staged snapshot whose name was taken alone, a millisecond
+    /// later, from its staged files.
+    fn restage(&self, s: &Staged) -> Result<PathBuf, StoreError> {
+        let staged_as = |path: &Path| {
+            s.files
+                .iter()
+                .find(|f| f.path() == path)
+                .map(|f| f.contents().0)
+        };
+        let tmp = staged_as(&s.path).unwrap_or(&s.path);
+        let mut snapshot = codec::read(tmp)?;
+        let raw_path = Entry::of_file(&s.path).raw_path();
+        let raw = match staged_as(&raw_path).filter(|_| s.raw) {
+            Some(tmp) => Some(std::fs::read(tmp).map_err(self.io(tmp))?),
+            None => None,
+        };
+        snapshot.collected_at += TimeDelta::milliseconds(1);
+        self.write_with_raw(&mut snapshot, raw.as_deref())
     }
 
     /// Writes a new file, with its signature first when this store signs:
@@ -990,10 +1005,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
         let at = "2026-11-01T00:00:00Z";
-        let a = store
-            .stage(snapshot("a", at), Some(b"walk".to_vec()))
+        let a = store.stage(snapshot("a", at), Some(&b"walk"[..])).unwrap();
+        let b = store
+            .stage(snapshot("b", at), Some(&b"walk b"[..]))
             .unwrap();
-        let b = store.stage(snapshot("b", at), None).unwrap();
         assert!(store.list("a").unwrap().is_empty(), "nothing in place yet");
         // Another run takes b's name first.
         store.write(&mut snapshot("b", at)).unwrap();
@@ -1011,6 +1026,7 @@ mod tests {
         assert_eq!(paths[1], b[1].path, "written a millisecond later");
         let later = store.read("b", &b[1]).unwrap().collected_at;
         assert_eq!(later - b[0].taken, TimeDelta::milliseconds(1));
+        assert_eq!(std::fs::read(b[1].raw_path()).unwrap(), b"walk b");
         for device in ["a", "b"] {
             for e in std::fs::read_dir(store.device_dir(device)).unwrap() {
                 let name = e.unwrap().file_name().into_string().unwrap();

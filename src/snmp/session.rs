@@ -43,6 +43,9 @@ pub struct Snmp2Session {
 /// load, and retrying a busy agent sooner only adds to that load.
 const MIN_RTO: Duration = Duration::from_millis(250);
 
+/// Room made at most for an answer's varbinds before it is read.
+const MAX_VARBINDS: usize = 1024;
+
 /// The early attempt's wait before any round trip is measured (RFC 6298 §2.1).
 const INITIAL_RTO: Duration = Duration::from_secs(1);
 
@@ -199,13 +202,13 @@ impl Snmp2Session {
             let outcome = match op {
                 Op::Get(_) => timeout(wait, session.get_many(&refs))
                     .await
-                    .map(|r| r.map(|p| owned(&p))),
+                    .map(|r| r.map(|p| owned(&p, refs.len()))),
                 Op::GetNext(_) => timeout(wait, session.getnext(refs[0]))
                     .await
-                    .map(|r| r.map(|p| owned(&p))),
+                    .map(|r| r.map(|p| owned(&p, 1))),
                 Op::GetBulk(_, max) => timeout(wait, session.getbulk(&refs, 0, max))
                     .await
-                    .map(|r| r.map(|p| owned(&p))),
+                    .map(|r| r.map(|p| owned(&p, max as usize))),
             };
             let timed_out = outcome.is_err();
             match outcome {
@@ -271,9 +274,10 @@ fn to_wire(oid: &Oid) -> Result<snmp2::Oid<'static>, SnmpError> {
     Ok(snmp2::Oid::new(std::borrow::Cow::Owned(ber)))
 }
 
-/// Copies a borrowed PDU out of the session's receive buffer.
-pub(crate) fn owned(pdu: &snmp2::Pdu<'_>) -> Result<Response, SnmpError> {
-    let mut varbinds = Vec::with_capacity(32);
+/// Copies a borrowed PDU out of the session's receive buffer; `expected`:
+/// the varbinds asked for, room made for them at once.
+pub(crate) fn owned(pdu: &snmp2::Pdu<'_>, expected: usize) -> Result<Response, SnmpError> {
+    let mut varbinds = Vec::with_capacity(expected.min(MAX_VARBINDS));
     for (name, value) in pdu.varbinds.clone() {
         let oid = Oid::from_ber(name.as_bytes())
             .ok_or_else(|| SnmpError::Protocol("undecodable OID in response".into()))?;

@@ -52,31 +52,17 @@ impl Oid {
 
     /// Decodes BER object-identifier content octets (without tag and length).
     pub fn from_ber(bytes: &[u8]) -> Option<Oid> {
-        let mut out = SmallVec::<[u32; INLINE]>::new();
-        let mut acc: u64 = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            acc = (acc << 7) | u64::from(b & 0x7f);
-            if acc > u64::from(u32::MAX) + 80 {
-                return None;
-            }
-            if b & 0x80 == 0 {
-                if out.is_empty() {
-                    let (first, second) = match acc {
-                        0..40 => (0, acc),
-                        40..80 => (1, acc - 40),
-                        _ => (2, acc - 80),
-                    };
-                    out.push(first);
-                    out.push(u32::try_from(second).ok()?);
-                } else {
-                    out.push(u32::try_from(acc).ok()?);
-                }
-                acc = 0;
-            } else if i + 1 == bytes.len() {
-                return None; // truncated arc
-            }
+        // There is at most one arc more than octets: an answer's names nearly
+        // always fit inline, and are decoded into place without a push each.
+        if bytes.len() < INLINE {
+            let mut arcs = [0; INLINE];
+            let n = decode_arcs(bytes, &mut arcs)?;
+            return Some(Oid(SmallVec::from_buf_and_len(arcs, n)));
         }
-        Some(Oid(out))
+        let mut arcs = vec![0; bytes.len() + 1];
+        let n = decode_arcs(bytes, &mut arcs)?;
+        arcs.truncate(n);
+        Some(Oid(SmallVec::from_vec(arcs)))
     }
 
     /// Encodes as BER content octets; `None` for OIDs BER cannot express.
@@ -92,6 +78,38 @@ impl Oid {
         }
         Some(out)
     }
+}
+
+/// Decodes BER content octets into `out`, at least one longer than `bytes`;
+/// returns the number of arcs.
+fn decode_arcs(bytes: &[u8], out: &mut [u32]) -> Option<usize> {
+    let mut n = 0;
+    let mut acc: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        acc = (acc << 7) | u64::from(b & 0x7f);
+        if acc > u64::from(u32::MAX) + 80 {
+            return None;
+        }
+        if b & 0x80 == 0 {
+            if n == 0 {
+                let (first, second) = match acc {
+                    0..40 => (0, acc),
+                    40..80 => (1, acc - 40),
+                    _ => (2, acc - 80),
+                };
+                out[0] = first;
+                out[1] = u32::try_from(second).ok()?;
+                n = 2;
+            } else {
+                out[n] = u32::try_from(acc).ok()?;
+                n += 1;
+            }
+            acc = 0;
+        } else if i + 1 == bytes.len() {
+            return None; // truncated arc
+        }
+    }
+    Some(n)
 }
 
 fn push_base128(out: &mut Vec<u8>, mut v: u64) {
@@ -179,6 +197,9 @@ mod tests {
             "0.0",
             "2.999.3",
             "1.3.6.1.4.1.6527.4294967295",
+            // Longer than INLINE: decoded on the heap.
+            "1.3.6.1.4.1.2636.3.1.8.1.5.9.1.1.0.1.2.3.4.5.6.7.8",
+            "1.3.6.1.4.1.2636.3.1.8.1.5.9.1.1.4294967295",
         ] {
             let o: Oid = text.parse().unwrap();
             assert_eq!(Oid::from_ber(&o.to_ber().unwrap()).unwrap(), o, "{text}");
