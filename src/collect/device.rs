@@ -234,7 +234,7 @@ pub async fn collect(
     facts.insert("management_address".into(), addr.to_string());
 
     let sys_object_id = match walk.get(&oid(SYSTEM[1].1)) {
-        Some(Value::ObjectIdentifier(o)) => Some(o.clone()),
+        Some(Value::ObjectIdentifier(o)) => Some(o.as_ref().clone()),
         _ => None,
     };
     let vendor = Vendor::choose(&target.platform, sys_object_id.as_ref());

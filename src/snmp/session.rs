@@ -284,11 +284,11 @@ pub(crate) fn owned(pdu: &snmp2::Pdu<'_>, expected: usize) -> Result<Response, S
         let reply = match value {
             snmp2::Value::Integer(v) => Reply::Value(Value::Integer(v)),
             snmp2::Value::OctetString(b) => Reply::Value(Value::OctetString(b.into())),
-            snmp2::Value::ObjectIdentifier(o) => Reply::Value(Value::ObjectIdentifier(
+            snmp2::Value::ObjectIdentifier(o) => Reply::Value(Value::ObjectIdentifier(Box::new(
                 Oid::from_ber(o.as_bytes()).ok_or_else(|| SnmpError::Undecodable {
                     after: Box::new(oid.clone()),
                 })?,
-            )),
+            ))),
             snmp2::Value::IpAddress(a) => Reply::Value(Value::IpAddress(a)),
             snmp2::Value::Counter32(v) => Reply::Value(Value::Counter32(v)),
             snmp2::Value::Unsigned32(v) => Reply::Value(Value::Gauge32(v)),

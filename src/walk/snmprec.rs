@@ -171,7 +171,7 @@ fn parse_value(tag: &str, text: &str) -> Result<Value, LineError> {
         }),
         "4" => Value::OctetString(octets()?.into()),
         "5" => Value::Null,
-        "6" => Value::ObjectIdentifier(text.parse()?),
+        "6" => Value::ObjectIdentifier(Box::new(text.parse()?)),
         "64" => {
             let bytes = if encoding.is_some() {
                 octets()?

@@ -16,7 +16,8 @@ pub enum Value {
     Integer(i64),
     #[serde(with = "hex_bytes")]
     OctetString(Octets),
-    ObjectIdentifier(Oid),
+    /// Boxed: an inline OID would make every value (and every walk row) twice as large.
+    ObjectIdentifier(Box<Oid>),
     IpAddress([u8; 4]),
     Counter32(u32),
     Gauge32(u32),
@@ -127,7 +128,7 @@ mod tests {
         );
         assert_eq!(v(&[0xe9]).render(), "0xe9", "Latin-1 is not guessed");
         assert_eq!(
-            Value::ObjectIdentifier("1.3.6".parse().unwrap()).render(),
+            Value::ObjectIdentifier(Box::new("1.3.6".parse().unwrap())).render(),
             ".1.3.6"
         );
     }

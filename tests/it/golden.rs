@@ -63,7 +63,7 @@ fn parse_in(dir: &str, name: &str) -> (Vendor, invmon::inventory::Parsed) {
         Some(invmon::walk::Value::ObjectIdentifier(o)) => Some(o.clone()),
         _ => None,
     };
-    let vendor = Vendor::choose("", sys_object_id.as_ref());
+    let vendor = Vendor::choose("", sys_object_id.as_deref());
     (vendor, vendor.parse(&walk))
 }
 

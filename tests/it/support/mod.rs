@@ -294,7 +294,7 @@ pub fn expected_items(recording: &str) -> Vec<invmon::inventory::Item> {
         Some(invmon::walk::Value::ObjectIdentifier(o)) => Some(o.clone()),
         _ => None,
     };
-    invmon::inventory::parsers::Vendor::choose("", sys.as_ref())
+    invmon::inventory::parsers::Vendor::choose("", sys.as_deref())
         .parse(&walk)
         .items
 }
