@@ -68,7 +68,8 @@ impl ManagedItem {
     pub fn item(&self) -> Option<Item> {
         match &self.data {
             ItemData::Collected(item) => Some((**item).clone()),
-            ItemData::Json(json) => serde_json::from_value(json.clone()).ok(),
+            // Read from the tree where it is: no copy of it first.
+            ItemData::Json(json) => Item::deserialize(json).ok(),
         }
     }
 }
