@@ -539,7 +539,14 @@ impl Group {
             let due = self.due();
             if !due.is_empty() {
                 let (group, store) = (self.clone(), store.clone());
-                let _ = tokio::task::spawn_blocking(move || group.commit(&store, due)).await;
+                let committed = tokio::task::spawn_blocking(move || group.commit(&store, due));
+                // A commit that panicked leaves its snapshots unaccounted for:
+                // the end of the run must know (it claims none then).
+                if let Err(e) = committed.await
+                    && e.is_panic()
+                {
+                    std::panic::resume_unwind(e.into_panic());
+                }
             }
         }
     }

@@ -824,7 +824,10 @@ impl Store {
                 .find(|f| f.path() == path)
                 .map(|f| f.contents().0)
         };
-        let tmp = staged_as(&s.path).unwrap_or(&s.path);
+        let tmp = staged_as(&s.path).ok_or_else(|| StoreError::Io {
+            path: s.path.clone(),
+            cause: std::io::Error::other("staged without its snapshot"),
+        })?;
         let mut snapshot = codec::read(tmp)?;
         let raw_path = Entry::of_file(&s.path).raw_path();
         let raw = match staged_as(&raw_path).filter(|_| s.raw) {
