@@ -643,6 +643,58 @@ pub fn gaps(state: &Path, collector: &str) -> Vec<String> {
     out
 }
 
+/// Files written together into the store (docs/benchmarks.md).
+const GROUP: usize = 128;
+
+/// A member the store already has under its name: the same, or a conflict.
+fn found(target: &Path, bytes: &[u8], existing: &[u8], report: &mut Imported) {
+    if existing == bytes {
+        report.present += 1;
+    } else {
+        report.conflicts.push(format!(
+            "{}: the store has another file of that name: kept, not replaced",
+            target.display()
+        ));
+    }
+}
+
+/// Puts staged members in place, as `atomic::write` does one file, for all
+/// at once: their contents made durable together, then each linked in order
+/// (a signature before its file), then their directories made durable
+/// together. A name taken meanwhile is judged as one found before.
+fn write_staged(staged: Vec<atomic::Staged>, report: &mut Imported) -> Result<(), BundleError> {
+    let placed = (|| {
+        let contents: Vec<_> = staged.iter().map(atomic::Staged::contents).collect();
+        for (f, synced) in staged.iter().zip(atomic::sync_together(&contents)) {
+            synced.map_err(io_error(f.path()))?;
+        }
+        let mut dirs = Vec::new();
+        for f in &staged {
+            match f.place() {
+                Ok(()) => {
+                    report.written += 1;
+                    dirs.push(f.directory());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let (tmp, _) = f.contents();
+                    let bytes = std::fs::read(tmp).map_err(io_error(tmp))?;
+                    let existing = std::fs::read(f.path()).map_err(io_error(f.path()))?;
+                    found(f.path(), &bytes, &existing, report);
+                }
+                Err(e) => return Err(io_error(f.path())(e)),
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        for ((dir, _), synced) in dirs.iter().zip(atomic::sync_together(&dirs)) {
+            synced.map_err(io_error(dir))?;
+        }
+        Ok(())
+    })();
+    staged.iter().for_each(atomic::Staged::discard);
+    placed
+}
+
 /// Imports one bundle into `store`.
 pub fn import(
     store: &Store,
@@ -686,6 +738,7 @@ pub fn import(
     }
     // The second pass: each pair checked against the manifest again (the
     // file may have been replaced since), the signature written first.
+    let mut staged = Vec::new();
     let again = read(
         path,
         open(path)?,
@@ -704,21 +757,26 @@ pub fn import(
                     continue;
                 };
                 match std::fs::read(&target) {
-                    Ok(existing) if existing == *bytes => report.present += 1,
-                    Ok(_) => report.conflicts.push(format!(
-                        "{}: the store has another file of that name: kept, not replaced",
-                        target.display()
-                    )),
+                    Ok(existing) => found(&target, bytes, &existing, &mut report),
                     Err(_) => {
-                        atomic::write(&target, bytes, Mode::New).map_err(io_error(&target))?;
-                        report.written += 1;
+                        let file = atomic::stage(&target, bytes, Mode::New);
+                        staged.push(file.map_err(io_error(&target))?);
+                        if staged.len() >= GROUP {
+                            write_staged(std::mem::take(&mut staged), &mut report)?;
+                        }
                     }
                 }
             }
             Ok(())
         },
     );
-    again?;
+    match again {
+        Ok(_) => write_staged(staged, &mut report)?,
+        Err(e) => {
+            staged.iter().for_each(atomic::Staged::discard);
+            return Err(e);
+        }
+    }
     let file = received_path(state, &manifest.collector);
     let mut received: Received = std::fs::read(&file)
         .ok()
@@ -738,6 +796,32 @@ pub fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_taken_while_staged_is_judged_as_one_found_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (same, other, new) = (
+            dir.path().join("same"),
+            dir.path().join("other"),
+            dir.path().join("new"),
+        );
+        let staged = [&same, &other, &new]
+            .map(|p| atomic::stage(p, b"member", Mode::New).unwrap())
+            .into();
+        std::fs::write(&same, b"member").unwrap();
+        std::fs::write(&other, b"another").unwrap();
+        let mut report = Imported::default();
+        write_staged(staged, &mut report).unwrap();
+        assert_eq!((report.written, report.present), (1, 1));
+        assert_eq!(report.conflicts.len(), 1, "{:?}", report.conflicts);
+        assert_eq!(std::fs::read(&other).unwrap(), b"another", "kept");
+        assert_eq!(std::fs::read(&new).unwrap(), b"member");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporary file left"
+        );
+    }
 
     #[test]
     fn members_land_only_inside_the_store() {
