@@ -7,6 +7,19 @@ use crate::collect::v3_users;
 use crate::support::misbehave::{Fault, Misbehaving};
 use crate::support::*;
 
+/// A copy of the c3750 recording under each name, for a simulated fleet.
+fn c3750s<S: AsRef<str>>(names: &[S]) -> tempfile::TempDir {
+    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", n.as_ref())).collect();
+    recordings(&pairs)
+}
+
+/// One v2c device per name on `agent`, the community naming its recording.
+fn each_on<S: AsRef<str>>(agent: &Replay, names: &[S]) -> Fleet {
+    names.iter().fold(Fleet::new(), |fleet, n| {
+        fleet.v2c(n.as_ref(), &agent.addr, n.as_ref())
+    })
+}
+
 /// One good device plus one faulty one; returns the faulty one's snapshot.
 fn with_good_neighbour(
     faulty: impl FnOnce(Fleet) -> Fleet,
@@ -266,8 +279,7 @@ fn agents_ignoring_or_breaking_on_getbulk_are_walked_with_getnext() {
 #[test]
 fn a_simulated_fleet_behaves_as_its_fleet_file_says() {
     let names = ["plain", "dead", "lossy", "small", "slow"];
-    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
-    let recs = recordings(&pairs);
+    let recs = c3750s(&names);
     let agent = Replay::simulating(
         recs.path(),
         r#"{"seed": 3, "latency_ms": [5, 30], "jitter_ms": 5, "rules": [
@@ -277,11 +289,7 @@ fn a_simulated_fleet_behaves_as_its_fleet_file_says() {
             {"match": "slow", "slow": [{"subtree": "1.3.6.1.2.1.47.1.1.1.1.11", "delay_ms": 2500}]}]}"#,
     );
     let work = tempfile::tempdir().unwrap();
-    let mut fleet = Fleet::new();
-    for n in names {
-        fleet = fleet.v2c(n, &agent.addr, n);
-    }
-    fleet.write(work.path());
+    each_on(&agent, &names).write(work.path());
     let run = collect(work.path())
         .args(["--snmp-timeout", "1", "--snmp-retries", "4"])
         .run();
@@ -519,19 +527,14 @@ fn corrupt_truncated_and_foreign_snapshots_are_named() {
 fn a_congested_path_means_fewer_in_flight_not_failed_devices() {
     let mut names: Vec<String> = (0..120).map(|i| format!("c{i:03}")).collect();
     names.extend((0..5).map(|i| format!("dead{i}")));
-    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", n.as_str())).collect();
-    let recs = recordings(&pairs);
+    let recs = c3750s(&names);
     let agent = Replay::simulating(
         recs.path(),
         r#"{"latency_ms": 20, "link": {"answers_per_s": 400, "burst": 40},
             "rules": [{"match": "dead*", "dead": true}]}"#,
     );
     let work = tempfile::tempdir().unwrap();
-    let mut fleet = Fleet::new();
-    for n in &names {
-        fleet = fleet.v2c(n, &agent.addr, n);
-    }
-    fleet.write(work.path());
+    each_on(&agent, &names).write(work.path());
     let run = collect(work.path())
         .args(["--parallel-jobs", "125", "--snmp-timeout", "1"])
         .run();
@@ -564,18 +567,13 @@ fn a_congested_path_means_fewer_in_flight_not_failed_devices() {
 fn dead_devices_timing_out_together_are_no_surge() {
     let mut names: Vec<String> = (0..30).map(|i| format!("c{i:03}")).collect();
     names.extend((0..10).map(|i| format!("dead{i}")));
-    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", n.as_str())).collect();
-    let recs = recordings(&pairs);
+    let recs = c3750s(&names);
     let agent = Replay::simulating(
         recs.path(),
         r#"{"latency_ms": 5, "rules": [{"match": "dead*", "dead": true}]}"#,
     );
     let work = tempfile::tempdir().unwrap();
-    let mut fleet = Fleet::new();
-    for n in &names {
-        fleet = fleet.v2c(n, &agent.addr, n);
-    }
-    fleet.write(work.path());
+    each_on(&agent, &names).write(work.path());
     let args = ["--parallel-jobs", "40", "--snmp-timeout", "0.5"];
     for _ in ["first", "next"] {
         let run = collect(work.path()).args(args).run();
@@ -598,8 +596,7 @@ fn dead_devices_timing_out_together_are_no_surge() {
 #[test]
 fn a_device_silent_after_answering_last_run_is_tried_again() {
     let names = ["c000", "c001", "flaky", "dead0"];
-    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
-    let recs = recordings(&pairs);
+    let recs = c3750s(&names);
     let work = tempfile::tempdir().unwrap();
     let args = ["--snmp-timeout", "0.5"];
     let mut codes = Vec::new();
@@ -608,11 +605,7 @@ fn a_device_silent_after_answering_last_run_is_tried_again() {
         r#"{"rules": [{"match": "dead*", "dead": true}, {"match": "flaky", "dead": true}]}"#,
     ] {
         let agent = Replay::simulating(recs.path(), fleet_file);
-        let mut fleet = Fleet::new();
-        for n in names {
-            fleet = fleet.v2c(n, &agent.addr, n);
-        }
-        fleet.write(work.path());
+        each_on(&agent, &names).write(work.path());
         let run = collect(work.path()).args(args).run();
         codes.push(run.code);
         let again = run.all().matches("Collecting again").count();
@@ -645,8 +638,7 @@ fn a_device_silent_after_answering_last_run_is_tried_again() {
 #[test]
 fn a_first_request_lost_twice_is_sent_once_more_unless_the_device_was_dead() {
     let names = ["c000", "late", "dead0", "late-new"];
-    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
-    let recs = recordings(&pairs);
+    let recs = c3750s(&names);
     let work = tempfile::tempdir().unwrap();
     let requests = |n: &str| -> u64 {
         latest(work.path(), n).checkin.sources["SNMP Inventory"].facts["walk_requests"]
@@ -659,12 +651,8 @@ fn a_first_request_lost_twice_is_sent_once_more_unless_the_device_was_dead() {
             recs.path(),
             r#"{"rules": [{"match": "dead*", "dead": true}, {"match": "late*", "lost_first": 2}]}"#,
         );
-        let mut fleet = Fleet::new();
         // The fleet grows by one device after the first run.
-        for n in &names[..names.len() - 1 + run_no] {
-            fleet = fleet.v2c(n, &agent.addr, n);
-        }
-        fleet.write(work.path());
+        each_on(&agent, &names[..names.len() - 1 + run_no]).write(work.path());
         let run = collect(work.path()).args(["--snmp-timeout", "0.5"]).run();
         assert_eq!(run.code, Some(3), "the dead one fails: {}", run.all());
         assert!(!run.all().contains("Collecting again"), "{}", run.all());
@@ -686,18 +674,13 @@ fn a_first_request_lost_twice_is_sent_once_more_unless_the_device_was_dead() {
 #[test]
 fn a_killed_run_keeps_the_snapshots_of_the_devices_it_had_done() {
     let names = ["c000", "c001", "slow"];
-    let pairs: Vec<(&str, &str)> = names.iter().map(|n| ("cisco-c3750", *n)).collect();
-    let recs = recordings(&pairs);
+    let recs = c3750s(&names);
     let agent = Replay::simulating(
         recs.path(),
         r#"{"rules": [{"match": "slow", "slow": [{"subtree": "1.3.6.1.2.1.47", "delay_ms": 30000}]}]}"#,
     );
     let work = tempfile::tempdir().unwrap();
-    let mut fleet = Fleet::new();
-    for n in names {
-        fleet = fleet.v2c(n, &agent.addr, n);
-    }
-    fleet.write(work.path());
+    each_on(&agent, &names).write(work.path());
     let mut child = collect(work.path())
         .args(["--snmp-timeout", "60"])
         .spawn_piped();
