@@ -4,7 +4,8 @@
 //! over the old file. A writer killed half-way leaves only a temporary file,
 //! which later writers in that directory sweep away.
 //!
-//! Many files can be made durable together ([`stage`], [`sync_together`]):
+//! Many files can be made durable together ([`stage`], [`sync_contents`],
+//! [`Staged::place`], [`sync_directories`]):
 //! written under their temporary names, flushed with one `syncfs` for all,
 //! placed, and their directories flushed with one more. That is two flushes
 //! of the file system for a group instead of two per file; the order
@@ -53,10 +54,7 @@ pub(crate) fn write_with(
     mode: Mode,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = directory_of(path);
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = File::create(&tmp)?;
@@ -74,8 +72,16 @@ pub(crate) fn write_with(
     result
 }
 
+/// The directory a file name is in (`.` for a bare name).
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// A file written under its temporary name: neither durable nor in place
-/// until synced ([`sync_together`]) and [`Staged::place`]d.
+/// until synced ([`sync_contents`]) and [`Staged::place`]d.
 #[derive(Debug)]
 pub(crate) struct Staged {
     tmp: PathBuf,
@@ -118,18 +124,9 @@ impl Staged {
         self.mode == Mode::New
     }
 
-    /// The temporary file, for [`sync_together`].
-    pub(crate) fn contents(&self) -> (&Path, u64) {
-        (&self.tmp, self.fs)
-    }
-
-    /// The directory it goes to, for [`sync_together`] once placed.
-    pub(crate) fn directory(&self) -> (&Path, u64) {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        (dir, self.fs)
+    /// The temporary file, holding the contents until it is placed.
+    pub(crate) fn tmp(&self) -> &Path {
+        &self.tmp
     }
 
     /// Puts the file in place, as [`write`] does once its contents are durable.
@@ -146,10 +143,33 @@ impl Staged {
     }
 }
 
+/// Makes the contents of staged files durable together; the results follow
+/// `files`.
+pub(crate) fn sync_contents(files: &[&Staged]) -> Vec<io::Result<()>> {
+    let paths: Vec<_> = files.iter().map(|f| (f.tmp.as_path(), f.fs)).collect();
+    sync_together(&paths)
+}
+
+/// Makes the directories of placed files durable together, each once; the
+/// directories that could not be, with why.
+pub(crate) fn sync_directories(placed: &[&Staged]) -> Vec<(PathBuf, io::Error)> {
+    let mut dirs: Vec<_> = placed
+        .iter()
+        .map(|f| (directory_of(&f.path), f.fs))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let synced = sync_together(&dirs);
+    let failed = dirs.into_iter().zip(synced);
+    failed
+        .filter_map(|((dir, _), r)| Some((dir.to_owned(), r.err()?)))
+        .collect()
+}
+
 /// Makes files or directories durable: one `syncfs` for each file system
 /// they are on or, where that fails (or there is no `syncfs`), an fsync of
 /// each, whose own outcome is then theirs. The results follow `paths`.
-pub(crate) fn sync_together(paths: &[(&Path, u64)]) -> Vec<io::Result<()>> {
+fn sync_together(paths: &[(&Path, u64)]) -> Vec<io::Result<()>> {
     let mut flushed: Vec<(u64, bool)> = Vec::new();
     paths
         .iter()

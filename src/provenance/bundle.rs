@@ -664,32 +664,29 @@ fn found(target: &Path, bytes: &[u8], existing: &[u8], report: &mut Imported) {
 /// together. A name taken meanwhile is judged as one found before.
 fn write_staged(staged: Vec<atomic::Staged>, report: &mut Imported) -> Result<(), BundleError> {
     let placed = (|| {
-        let contents: Vec<_> = staged.iter().map(atomic::Staged::contents).collect();
-        for (f, synced) in staged.iter().zip(atomic::sync_together(&contents)) {
+        let files: Vec<_> = staged.iter().collect();
+        for (f, synced) in files.iter().zip(atomic::sync_contents(&files)) {
             synced.map_err(io_error(f.path()))?;
         }
-        let mut dirs = Vec::new();
-        for f in &staged {
+        let mut placed = Vec::new();
+        for f in files {
             match f.place() {
                 Ok(()) => {
                     report.written += 1;
-                    dirs.push(f.directory());
+                    placed.push(f);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let (tmp, _) = f.contents();
-                    let bytes = std::fs::read(tmp).map_err(io_error(tmp))?;
+                    let bytes = std::fs::read(f.tmp()).map_err(io_error(f.tmp()))?;
                     let existing = std::fs::read(f.path()).map_err(io_error(f.path()))?;
                     found(f.path(), &bytes, &existing, report);
                 }
                 Err(e) => return Err(io_error(f.path())(e)),
             }
         }
-        dirs.sort();
-        dirs.dedup();
-        for ((dir, _), synced) in dirs.iter().zip(atomic::sync_together(&dirs)) {
-            synced.map_err(io_error(dir))?;
+        match atomic::sync_directories(&placed).into_iter().next() {
+            Some((dir, e)) => Err(io_error(&dir)(e)),
+            None => Ok(()),
         }
-        Ok(())
     })();
     staged.iter().for_each(atomic::Staged::discard);
     placed

@@ -763,16 +763,12 @@ impl Store {
     /// millisecond) is written alone, a millisecond later. The results follow
     /// `staged`.
     pub fn commit(&self, staged: Vec<Staged>) -> Vec<Result<PathBuf, StoreError>> {
-        use crate::atomic::sync_together;
-        let contents: Vec<_> = staged
-            .iter()
-            .flat_map(|s| &s.files)
-            .map(|f| f.contents())
-            .collect();
-        let mut synced = sync_together(&contents).into_iter();
+        use crate::atomic::{sync_contents, sync_directories};
+        let files: Vec<_> = staged.iter().flat_map(|s| &s.files).collect();
+        let mut synced = sync_contents(&files).into_iter();
         let mut results = Vec::with_capacity(staged.len());
         let mut placed = Vec::new();
-        for s in staged {
+        for s in &staged {
             let mine: Vec<_> = synced.by_ref().take(s.files.len()).collect();
             let unsynced = s
                 .files
@@ -782,10 +778,7 @@ impl Store {
             let result = if let Some((f, e)) = unsynced {
                 Err(self.io(f.path())(e))
             } else if s.files.iter().any(|f| f.is_new() && f.path().exists()) {
-                let again = self.restage(&s);
-                s.discard();
-                results.push(again);
-                continue;
+                self.restage(s)
             } else {
                 let mut done = 0;
                 let put = s.files.iter().try_for_each(|f| {
@@ -797,19 +790,20 @@ impl Store {
                     for f in &s.files[..done] {
                         let _ = std::fs::remove_file(f.path());
                     }
-                } else if let Some(f) = s.files.last() {
-                    let (dir, fs) = f.directory();
-                    placed.push((results.len(), dir.to_owned(), fs));
+                } else {
+                    placed.extend(&s.files);
                 }
                 put.map(|()| s.path.clone())
             };
             s.discard();
             results.push(result);
         }
-        let dirs: Vec<_> = placed.iter().map(|(_, d, fs)| (d.as_path(), *fs)).collect();
-        for ((i, dir, _), synced) in placed.iter().zip(sync_together(&dirs)) {
-            if let Err(e) = synced {
-                results[*i] = Err(self.io(dir)(e));
+        for (dir, e) in sync_directories(&placed) {
+            let cause = e.kind();
+            for (s, r) in staged.iter().zip(&mut results) {
+                if r.is_ok() && s.path.parent() == Some(dir.as_path()) {
+                    *r = Err(self.io(&dir)(std::io::Error::new(cause, e.to_string())));
+                }
             }
         }
         results
@@ -818,12 +812,7 @@ impl Store {
     /// Writes a staged snapshot whose name was taken alone, a millisecond
     /// later, from its staged files.
     fn restage(&self, s: &Staged) -> Result<PathBuf, StoreError> {
-        let staged_as = |path: &Path| {
-            s.files
-                .iter()
-                .find(|f| f.path() == path)
-                .map(|f| f.contents().0)
-        };
+        let staged_as = |path: &Path| s.files.iter().find(|f| f.path() == path).map(|f| f.tmp());
         let tmp = staged_as(&s.path).ok_or_else(|| StoreError::Io {
             path: s.path.clone(),
             cause: std::io::Error::other("staged without its snapshot"),
