@@ -728,11 +728,8 @@ impl Store {
         let mut files = Vec::new();
         let mut staged = |path: &Path, bytes: &[u8]| -> Result<(), StoreError> {
             // The signature first: a reader never finds a signing collector's file unsigned.
-            if let Some(signer) = &self.signer {
-                let sig = signer
-                    .sign(SNAPSHOT_NAMESPACE, bytes)
-                    .map_err(|e| self.io(path)(std::io::Error::other(format!("signing: {e}"))))?;
-                let sig_path = signature_path(path);
+            if let Some(signed) = self.signature(path, bytes) {
+                let (sig_path, sig) = signed.map_err(self.io(path))?;
                 files.push(stage(&sig_path, &sig, Mode::Replace).map_err(self.io(&sig_path))?);
             }
             files.push(stage(path, bytes, Mode::New).map_err(self.io(path))?);
@@ -827,20 +824,28 @@ impl Store {
         self.write_with_raw(&mut snapshot, raw.as_deref())
     }
 
+    /// Where `path`'s signature goes and what it is, when this store signs.
+    fn signature(&self, path: &Path, bytes: &[u8]) -> Option<std::io::Result<(PathBuf, Vec<u8>)>> {
+        let signer = self.signer.as_ref()?;
+        Some(
+            signer
+                .sign(SNAPSHOT_NAMESPACE, bytes)
+                .map(|sig| (signature_path(path), sig))
+                .map_err(|e| std::io::Error::other(format!("signing: {e}"))),
+        )
+    }
+
     /// Writes a new file, with its signature first when this store signs:
     /// a reader never finds a signing collector's file unsigned.
     fn write_signed(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use crate::atomic::{Mode, write};
-        let Some(signer) = &self.signer else {
+        let Some(signed) = self.signature(path, bytes) else {
             return write(path, bytes, Mode::New);
         };
         if path.exists() {
             return Err(std::io::ErrorKind::AlreadyExists.into());
         }
-        let sig = signer
-            .sign(SNAPSHOT_NAMESPACE, bytes)
-            .map_err(|e| std::io::Error::other(format!("signing: {e}")))?;
-        let sig_path = signature_path(path);
+        let (sig_path, sig) = signed?;
         // A signature left by a writer that died before its file: replaced.
         write(&sig_path, &sig, Mode::Replace)?;
         write(path, bytes, Mode::New).inspect_err(|_| {
